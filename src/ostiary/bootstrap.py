@@ -1,0 +1,117 @@
+"""Settings -> engine -> services -> ASGI app, in one place (no app or engine at import time)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from ostiary.config import Settings, load_settings
+from ostiary.protocol.digests import Digester, KeyVault
+from ostiary.services.apps import AppService
+from ostiary.services.clock import Clock, SystemClock
+from ostiary.services.container import Services
+from ostiary.services.keys import KeyService
+from ostiary.services.passwords import PasswordService
+from ostiary.services.users import UserService
+from ostiary.storage.apps import AppStore
+from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
+from ostiary.storage.keys import KeyStore
+from ostiary.storage.users import UserStore
+from ostiary.web.app import create_web_app
+
+__all__ = [
+    "SchemaOutdatedError",
+    "build_services",
+    "create_app",
+    "create_app_from_env",
+    "migrate_database",
+    "prepare",
+]
+
+
+class SchemaOutdatedError(Exception):
+    """Production found a database whose schema is not at the version this code needs."""
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    digester = Digester(settings.secret_key)
+    app_store = AppStore(engine)
+    passwords = PasswordService(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        digester=digester,
+        apps=AppService(
+            app_store,
+            digester,
+            clock,
+            production=settings.production,
+            session_idle_timeout=settings.session_idle_timeout,
+            issuer=settings.issuer,
+        ),
+        users=UserService(
+            UserStore(engine), passwords, clock, min_password=settings.password_min_length
+        ),
+        keys=KeyService(
+            KeyStore(engine),
+            app_store,
+            KeyVault(settings.secret_key),
+            clock,
+            algorithm=settings.signing_algorithm,
+            activation_delay=settings.key_activation_delay,
+            longest_token_ttl=settings.longest_token_ttl,
+        ),
+        passwords=passwords,
+    )
+
+
+async def migrate_database(services: Services) -> str | None:
+    """Upgrade the schema to the newest revision; returns it."""
+    await upgrade(services.engine)
+    return head_revision()
+
+
+async def prepare(services: Services, *, migrate: bool | None = None) -> None:
+    """Make the database ready to serve: migrate (development does it by itself), then create
+    the first signing key and the Ostiary Console app when they are missing."""
+    if migrate is None:
+        migrate = not services.settings.production
+    if migrate:
+        await upgrade(services.engine)
+    else:
+        current, head = await current_revision(services.engine), head_revision()
+        if current != head:
+            raise SchemaOutdatedError(
+                f"the database schema is at {current or 'nothing'}, this Ostiary needs {head}: "
+                "run `ostiary migrate` first"
+            )
+    await services.keys.ensure_key()
+    await services.apps.ensure_console()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    """The ASGI app; the database must already be prepared (see :func:`prepare`)."""
+    services = build_services(settings, clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await services.engine.dispose()
+
+    app = create_web_app(services)
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` in each worker process."""
+    return create_app(load_settings())

@@ -1,0 +1,1 @@
+"""Plain data: apps, users, sessions, keys. No IO, no frameworks."""

@@ -1,0 +1,32 @@
+"""Users of an environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+__all__ = ["User", "normalize_email"]
+
+
+def normalize_email(email: str) -> str:
+    """The form used for uniqueness and lookups: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    email_verified: bool
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    picture: str | None
+    locale: str | None
+    metadata: dict[str, Any]
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+    roles: tuple[str, ...] = ()

@@ -1,0 +1,65 @@
+"""JSON Web Keys and JSON Web Tokens, with the algorithm named at every sign and verify.
+
+A thin layer over joserfc: it fixes the algorithms Ostiary uses, strips private parameters from
+published keys, and keeps signing separate from claims validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+__all__ = [
+    "ALGORITHMS",
+    "PRIVATE_JWK_PARAMS",
+    "generate_private_key",
+    "load_private_key",
+    "private_key_pem",
+    "public_jwk",
+    "sign_jwt",
+    "verify_jwt",
+]
+
+ALGORITHMS = ("RS256", "ES256")
+PRIVATE_JWK_PARAMS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+PrivateKey = RSAKey | ECKey
+
+
+def generate_private_key(algorithm: str) -> PrivateKey:
+    """A fresh key: RSA 2048 for RS256 (the minimum that RFC 7518 allows), P-256 for ES256."""
+    if algorithm == "RS256":
+        return RSAKey.generate_key(2048, private=True)
+    if algorithm == "ES256":
+        return ECKey.generate_key("P-256", private=True)
+    raise ValueError(f"unsupported signing algorithm {algorithm!r}")
+
+
+def private_key_pem(key: PrivateKey) -> bytes:
+    return key.as_pem(private=True)
+
+
+def load_private_key(algorithm: str, pem: bytes) -> PrivateKey:
+    if algorithm == "RS256":
+        return RSAKey.import_key(pem)
+    return ECKey.import_key(pem)
+
+
+def public_jwk(key: PrivateKey, kid: str, algorithm: str) -> dict[str, Any]:
+    """The public half as a JWK with ``kid``, ``alg`` and ``use``; never a private parameter."""
+    data = {k: v for k, v in key.as_dict(private=False).items() if k not in PRIVATE_JWK_PARAMS}
+    data.update({"kid": kid, "alg": algorithm, "use": "sig"})
+    return data
+
+
+def sign_jwt(
+    claims: dict[str, Any], key: PrivateKey, *, kid: str, algorithm: str, typ: str = "JWT"
+) -> str:
+    header = {"alg": algorithm, "kid": kid, "typ": typ}
+    return jwt.encode(header, claims, key, algorithms=[algorithm])
+
+
+def verify_jwt(token: str, jwks: dict[str, Any], algorithms: list[str]) -> jwt.Token:
+    """Check the signature against a JWKS; claims are validated separately by the caller."""
+    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=algorithms)  # type: ignore[arg-type]

@@ -1,0 +1,125 @@
+"""Signing keys: created on first start, rotated on demand, published as a JWKS."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import timedelta
+from typing import Any
+
+from ostiary.domain.ids import new_id
+from ostiary.domain.keys import SigningKey, current_signing_key, key_status, published_keys
+from ostiary.protocol import jose
+from ostiary.protocol.digests import KeyVault
+from ostiary.services.clock import Clock
+from ostiary.storage.apps import AppStore
+from ostiary.storage.keys import KeyStore
+
+__all__ = ["KeyInfo", "KeyService"]
+
+CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyInfo:
+    kid: str
+    algorithm: str
+    status: str
+    created_at: str
+    activates_at: str
+
+
+class KeyService:
+    def __init__(
+        self,
+        store: KeyStore,
+        apps: AppStore,
+        vault: KeyVault,
+        clock: Clock,
+        *,
+        algorithm: str,
+        activation_delay: int,
+        longest_token_ttl: int,
+    ) -> None:
+        self._store = store
+        self._apps = apps
+        self._vault = vault
+        self._clock = clock
+        self._algorithm = algorithm
+        self._activation_delay = activation_delay
+        self._longest_token_ttl = longest_token_ttl
+        self._cached: tuple[float, list[SigningKey], timedelta] | None = None
+        self._private: dict[str, jose.PrivateKey] = {}
+
+    async def ensure_key(self) -> None:
+        """Create the first signing key, active at once, when there is none."""
+        if not await self._store.all():
+            await self._create(delay=0)
+
+    async def rotate(self, delay: int | None = None) -> KeyInfo:
+        """Add a key that is published now and signs after ``delay`` seconds (default from
+        config), so relying parties have fetched it before they meet a token it signed."""
+        key = await self._create(self._activation_delay if delay is None else delay)
+        keys, retention = await self._load(fresh=True)
+        return self._info(key, keys, retention)
+
+    async def _create(self, delay: int) -> SigningKey:
+        now = self._clock.now()
+        kid = new_id("key")
+        private = jose.generate_private_key(self._algorithm)
+        key = SigningKey(
+            id=kid,
+            algorithm=self._algorithm,
+            public_jwk=jose.public_jwk(private, kid, self._algorithm),
+            encrypted_private_key=self._vault.encrypt(jose.private_key_pem(private), kid.encode()),
+            created_at=now,
+            activates_at=now + timedelta(seconds=delay),
+        )
+        await self._store.insert(key)
+        self._cached = None
+        return key
+
+    async def _load(self, *, fresh: bool = False) -> tuple[list[SigningKey], timedelta]:
+        cached = self._cached
+        if not fresh and cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1], cached[2]
+        keys = await self._store.all()
+        longest = max(self._longest_token_ttl, await self._apps.max_access_token_ttl() or 0)
+        retention = timedelta(seconds=longest) + CLOCK_SKEW
+        self._cached = (time.monotonic(), keys, retention)
+        return keys, retention
+
+    async def jwks(self) -> dict[str, Any]:
+        keys, retention = await self._load()
+        live = published_keys(keys, self._clock.now(), retention)
+        return {"keys": [key.public_jwk for key in live]}
+
+    async def all(self) -> list[KeyInfo]:
+        keys, retention = await self._load(fresh=True)
+        return [self._info(key, keys, retention) for key in reversed(keys)]
+
+    def _info(self, key: SigningKey, keys: list[SigningKey], retention: timedelta) -> KeyInfo:
+        return KeyInfo(
+            kid=key.kid,
+            algorithm=key.algorithm,
+            status=key_status(key, keys, self._clock.now(), retention),
+            created_at=key.created_at.isoformat(),
+            activates_at=key.activates_at.isoformat(),
+        )
+
+    async def signing_key(self) -> tuple[str, str, jose.PrivateKey]:
+        """``(kid, algorithm, private key)`` of the key that signs now."""
+        keys, _ = await self._load()
+        key = current_signing_key(keys, self._clock.now())
+        if key is None:
+            raise RuntimeError("no active signing key: run `ostiary keys rotate --delay 0`")
+        private = self._private.get(key.kid)
+        if private is None:
+            pem = self._vault.decrypt(key.encrypted_private_key, key.kid.encode())
+            private = self._private[key.kid] = jose.load_private_key(key.algorithm, pem)
+        return key.kid, key.algorithm, private
+
+    async def sign(self, claims: dict[str, Any], *, typ: str) -> str:
+        kid, algorithm, private = await self.signing_key()
+        return jose.sign_jwt(claims, private, kid=kid, algorithm=algorithm, typ=typ)

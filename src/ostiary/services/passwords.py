@@ -1,0 +1,36 @@
+"""Password hashing with argon2id, off the event loop, with equal cost for unknown users."""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = ["PasswordService"]
+
+MAX_PASSWORD_LENGTH = 1024
+
+
+class PasswordService:
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        # Verified against when the email is unknown, so both cases cost one argon2 run.
+        self._dummy_hash = self._hasher.hash("ostiary-dummy-password")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """True when ``password`` matches; with no hash, spends the same time and says False."""
+        target = password_hash or self._dummy_hash
+        try:
+            ok = await asyncio.to_thread(self._hasher.verify, target, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        return ok and password_hash is not None
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)

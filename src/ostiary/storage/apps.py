@@ -1,0 +1,174 @@
+"""Applications and their client secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ostiary.domain.apps import App, AppType, ClientSecret
+from ostiary.storage.tables import apps, client_secrets
+
+__all__ = ["AppStore", "TooManySecretsError"]
+
+
+class TooManySecretsError(Exception):
+    """The app already has the maximum number of active secrets."""
+
+
+def _app(row: sa.Row[Any]) -> App:
+    m = row._mapping
+    return App(
+        id=m["id"],
+        client_id=m["client_id"],
+        name=m["name"],
+        type=AppType(m["type"]),
+        enforce_pkce=m["enforce_pkce"],
+        management_api_access=m["management_api_access"],
+        third_party=m["third_party"],
+        access_token_ttl=m["access_token_ttl"],
+        refresh_reuse_interval=m["refresh_reuse_interval"],
+        redirect_uris=tuple(m["redirect_uris"]),
+        post_logout_redirect_uris=tuple(m["post_logout_redirect_uris"]),
+        initiate_login_uri=m["initiate_login_uri"],
+        backchannel_logout_uri=m["backchannel_logout_uri"],
+        is_console=m["is_console"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _app_values(app: App) -> dict[str, Any]:
+    values = dataclasses.asdict(app)
+    values["type"] = app.type.value
+    values["redirect_uris"] = list(app.redirect_uris)
+    values["post_logout_redirect_uris"] = list(app.post_logout_redirect_uris)
+    return values
+
+
+def _secret(row: sa.Row[Any]) -> ClientSecret:
+    m = row._mapping
+    return ClientSecret(
+        id=m["id"],
+        app_id=m["app_id"],
+        hint=m["hint"],
+        created_at=m["created_at"],
+        revoked_at=m["revoked_at"],
+        last_used_at=m["last_used_at"],
+    )
+
+
+class AppStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert(self, app: App, secret: tuple[ClientSecret, str] | None = None) -> None:
+        """Store a new app, and its first secret (with digest) in the same transaction."""
+        async with self._engine.begin() as conn:
+            await conn.execute(apps.insert().values(**_app_values(app)))
+            if secret is not None:
+                await self._insert_secret(conn, *secret)
+
+    async def get(self, app_id: str) -> App | None:
+        return await self._one(apps.c.id == app_id)
+
+    async def get_by_client_id(self, client_id: str) -> App | None:
+        return await self._one(apps.c.client_id == client_id)
+
+    async def console(self) -> App | None:
+        return await self._one(apps.c.is_console.is_(True))
+
+    async def _one(self, where: sa.ColumnElement[bool]) -> App | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(apps).where(where))).first()
+        return None if row is None else _app(row)
+
+    async def all(self) -> list[App]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(apps).order_by(apps.c.created_at, apps.c.id))
+        return [_app(row) for row in rows]
+
+    async def max_access_token_ttl(self) -> int | None:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(sa.select(sa.func.max(apps.c.access_token_ttl)))
+        return int(value) if value is not None else None
+
+    async def update(self, app: App) -> None:
+        values = _app_values(app)
+        del values["id"], values["created_at"]
+        async with self._engine.begin() as conn:
+            await conn.execute(apps.update().where(apps.c.id == app.id).values(**values))
+
+    async def delete(self, app_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(apps.delete().where(apps.c.id == app_id))
+        return result.rowcount > 0
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    async def add_secret(
+        self, secret: ClientSecret, digest: str, *, max_active: int, now: datetime
+    ) -> None:
+        """Add a secret unless ``max_active`` are already active (checked under a write lock on
+        the app row, so two concurrent creations cannot both pass)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                apps.update().where(apps.c.id == secret.app_id).values(updated_at=now)
+            )
+            active = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(client_secrets)
+                .where(client_secrets.c.app_id == secret.app_id)
+                .where(client_secrets.c.revoked_at.is_(None))
+            )
+            if (active or 0) >= max_active:
+                raise TooManySecretsError
+            await self._insert_secret(conn, secret, digest)
+
+    @staticmethod
+    async def _insert_secret(conn: AsyncConnection, secret: ClientSecret, digest: str) -> None:
+        await conn.execute(
+            client_secrets.insert().values(
+                id=secret.id,
+                app_id=secret.app_id,
+                digest=digest,
+                hint=secret.hint,
+                created_at=secret.created_at,
+                revoked_at=None,
+                last_used_at=None,
+            )
+        )
+
+    async def list_secrets(self, app_id: str) -> list[ClientSecret]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(client_secrets)
+                .where(client_secrets.c.app_id == app_id)
+                .order_by(client_secrets.c.created_at, client_secrets.c.id)
+            )
+        return [_secret(row) for row in rows]
+
+    async def active_secret_digests(self, app_id: str) -> Sequence[tuple[str, str]]:
+        """``(secret id, digest)`` of every active secret, for client authentication."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(client_secrets.c.id, client_secrets.c.digest)
+                .where(client_secrets.c.app_id == app_id)
+                .where(client_secrets.c.revoked_at.is_(None))
+            )
+        return [(row.id, row.digest) for row in rows]
+
+    async def revoke_secret(self, app_id: str, secret_id: str, now: datetime) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                client_secrets.update()
+                .where(client_secrets.c.app_id == app_id)
+                .where(client_secrets.c.id == secret_id)
+                .where(client_secrets.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return result.rowcount > 0

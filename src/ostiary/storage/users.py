@@ -1,0 +1,109 @@
+"""Users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.domain.users import User, normalize_email
+from ostiary.storage.tables import users
+
+__all__ = ["DuplicateUserError", "UserStore"]
+
+
+class DuplicateUserError(Exception):
+    """Another user already has this email (or external id)."""
+
+
+def _user(row: sa.Row[Any]) -> User:
+    m = row._mapping
+    return User(
+        id=m["id"],
+        email=m["email"],
+        email_verified=m["email_verified"],
+        name=m["name"],
+        given_name=m["given_name"],
+        family_name=m["family_name"],
+        picture=m["picture"],
+        locale=m["locale"],
+        metadata=dict(m["metadata"]),
+        external_id=m["external_id"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_login_at=m["last_login_at"],
+        roles=tuple(m["roles"]),
+    )
+
+
+class UserStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert(self, user: User, password_hash: str | None) -> None:
+        values = {
+            "id": user.id,
+            "email": user.email,
+            "email_normalized": normalize_email(user.email),
+            "email_verified": user.email_verified,
+            "password_hash": password_hash,
+            "name": user.name,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "picture": user.picture,
+            "locale": user.locale,
+            "metadata": user.metadata,
+            "external_id": user.external_id,
+            "roles": list(user.roles),
+            "created_at": user.created_at,
+            "updated_at": user.updated_at,
+            "last_login_at": user.last_login_at,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(users.insert().values(**values))
+        except IntegrityError:
+            raise DuplicateUserError(user.email) from None
+
+    async def get(self, user_id: str) -> User | None:
+        return await self._one(users.c.id == user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one(users.c.email_normalized == normalize_email(email))
+
+    async def _one(self, where: sa.ColumnElement[bool]) -> User | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(where))).first()
+        return None if row is None else _user(row)
+
+    async def credentials(self, email: str) -> tuple[User, str | None] | None:
+        """The user and their password hash, for sign-in."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(users).where(users.c.email_normalized == normalize_email(email))
+                )
+            ).first()
+        return None if row is None else (_user(row), row._mapping["password_hash"])
+
+    async def all(self) -> list[User]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(users).order_by(users.c.created_at, users.c.id))
+        return [_user(row) for row in rows]
+
+    async def set_roles(self, user_id: str, roles: tuple[str, ...]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(users.update().where(users.c.id == user_id).values(roles=roles))
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    async def delete(self, user_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(users.delete().where(users.c.id == user_id))
+        return result.rowcount > 0
