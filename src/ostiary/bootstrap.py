@@ -10,14 +10,22 @@ from starlette.applications import Starlette
 from ostiary.config import Settings, load_settings
 from ostiary.protocol.digests import Digester, KeyVault
 from ostiary.services.apps import AppService
+from ostiary.services.authorize import AuthorizeService
+from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock, SystemClock
 from ostiary.services.container import Services
 from ostiary.services.keys import KeyService
+from ostiary.services.login import LoginService
 from ostiary.services.passwords import PasswordService
+from ostiary.services.sessions import SessionService
+from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 from ostiary.storage.apps import AppStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
 from ostiary.storage.keys import KeyStore
+from ostiary.storage.misc import ConsentStore, ThrottleStore
+from ostiary.storage.sessions import SessionStore
+from ostiary.storage.tokens import TokenStore
 from ostiary.storage.users import UserStore
 from ostiary.web.app import create_web_app
 
@@ -39,38 +47,78 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     digester = Digester(settings.secret_key)
-    app_store = AppStore(engine)
+    app_store, user_store = AppStore(engine), UserStore(engine)
+    session_store, token_store = SessionStore(engine), TokenStore(engine)
     passwords = PasswordService(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
+    )
+    apps = AppService(
+        app_store,
+        digester,
+        clock,
+        production=settings.production,
+        session_idle_timeout=settings.session_idle_timeout,
+        issuer=settings.issuer,
+    )
+    keys = KeyService(
+        KeyStore(engine),
+        app_store,
+        KeyVault(settings.secret_key),
+        clock,
+        algorithm=settings.signing_algorithm,
+        activation_delay=settings.key_activation_delay,
+        longest_token_ttl=settings.longest_token_ttl,
+    )
+    sessions = SessionService(
+        session_store,
+        digester,
+        clock,
+        idle_timeout=settings.session_idle_timeout,
+        absolute_timeout=settings.session_absolute_timeout,
+    )
+    bearer = BearerVerifier(keys, token_store, clock, issuer=settings.issuer)
+    tokens = TokenService(
+        apps,
+        user_store,
+        token_store,
+        sessions,
+        keys,
+        bearer,
+        digester,
+        clock,
+        issuer=settings.issuer,
+        access_token_ttl=settings.access_token_ttl,
+        id_token_ttl=settings.id_token_ttl,
+        client_credentials_ttl=settings.client_credentials_ttl,
     )
     return Services(
         settings=settings,
         engine=engine,
         clock=clock,
         digester=digester,
-        apps=AppService(
+        apps=apps,
+        users=UserService(user_store, passwords, clock, min_password=settings.password_min_length),
+        keys=keys,
+        passwords=passwords,
+        sessions=sessions,
+        login=LoginService(user_store, passwords, ThrottleStore(engine), digester, clock),
+        authorize=AuthorizeService(
             app_store,
+            sessions,
+            session_store,
+            token_store,
+            ConsentStore(engine),
             digester,
             clock,
-            production=settings.production,
-            session_idle_timeout=settings.session_idle_timeout,
             issuer=settings.issuer,
+            production=settings.production,
+            code_ttl=settings.code_ttl,
         ),
-        users=UserService(
-            UserStore(engine), passwords, clock, min_password=settings.password_min_length
-        ),
-        keys=KeyService(
-            KeyStore(engine),
-            app_store,
-            KeyVault(settings.secret_key),
-            clock,
-            algorithm=settings.signing_algorithm,
-            activation_delay=settings.key_activation_delay,
-            longest_token_ttl=settings.longest_token_ttl,
-        ),
-        passwords=passwords,
+        tokens=tokens,
+        introspection=TokenIntrospection(tokens, token_store, user_store, bearer, digester, clock),
+        bearer=bearer,
     )
 
 

@@ -18,10 +18,11 @@ stable ``rule`` id and a full sentence for the user.  The rules, for development
   in both environments.  A custom scheme is a valid RFC 3986 scheme, either reverse-DNS style (with
   dots, no empty part) or plain, followed by a path starting with ``/``.  Dangerous schemes
   (javascript, data, vbscript, file, about, blob, filesystem, ftp, ws, wss) are always refused.
-* **http(s) URLs** have a host, no userinfo (``user@``), a valid DNS name or IP literal as host and
-  a numeric port from 1 to 65535 if any.
+* **http(s) URLs** have a host, no userinfo (``user@``), a valid DNS name or IP literal as host, a
+  port from 1 to 65535 (no leading zeros) if any, and a path of valid URL characters.
 * **localhost, 127.0.0.1, [::1]**: allowed in development.  In production loopback IP literals
-  are allowed for native apps only, and the name ``localhost`` is always refused (RFC 8252 §8.3).
+  (127.0.0.0/8, ``[::1]``) are allowed for native apps only, and the name ``localhost`` (or
+  ``*.localhost``) is always refused (RFC 8252 §8.3).
 * **Wildcards** (development only, redirect and post-logout kinds only): one ``*``, as the whole
   leftmost label of an http(s) host, in front of a domain that is not a public suffix.  So
   ``https://*.acme.com/cb`` is fine; ``*.com``, ``*.co.uk``, ``a.*.acme.com``, ``*.*.acme.com``,
@@ -623,10 +624,10 @@ def _entry_matches(entry: str, presented: str, *, app_type: str, production: boo
         _validate(entry, kind=UriKind.REDIRECT, app_type=app_type, production=production)
     except _Refusal:
         return False
-    if entry == presented:
-        return True
     if "*" in entry:
         return _wildcard_matches(entry, presented)
+    if entry == presented:
+        return True
     if app_type == "native":
         return _loopback_matches(entry, presented)
     return False

@@ -9,9 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary.config import Settings
 from ostiary.protocol.digests import Digester
 from ostiary.services.apps import AppService
+from ostiary.services.authorize import AuthorizeService
+from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
 from ostiary.services.keys import KeyService
+from ostiary.services.login import LoginService
 from ostiary.services.passwords import PasswordService
+from ostiary.services.sessions import SessionService
+from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 
 __all__ = ["Services"]
@@ -27,3 +32,9 @@ class Services:
     users: UserService
     keys: KeyService
     passwords: PasswordService
+    sessions: SessionService
+    login: LoginService
+    authorize: AuthorizeService
+    tokens: TokenService
+    introspection: TokenIntrospection
+    bearer: BearerVerifier

@@ -98,6 +98,9 @@ class UserService:
         await self._store.delete(user.id)
         return user
 
+    async def record_login(self, user_id: str) -> None:
+        await self._store.record_login(user_id, self._clock.now())
+
     async def grant_role(self, ref: str, role: str) -> User:
         user = await self.get(ref)
         if role not in user.roles:

@@ -9,7 +9,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["apps", "client_secrets", "metadata", "signing_keys", "users"]
+__all__ = [
+    "apps",
+    "authorization_codes",
+    "client_secrets",
+    "consents",
+    "grants",
+    "login_throttle",
+    "login_transactions",
+    "metadata",
+    "refresh_tokens",
+    "sessions",
+    "signing_keys",
+    "users",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -117,4 +130,118 @@ signing_keys = sa.Table(
     sa.Column("encrypted_private_key", sa.LargeBinary(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("activates_at", UTCDateTime(), nullable=False),
+)
+
+
+def _fk(column: str, target: str) -> sa.Column[str]:
+    return sa.Column(
+        column, sa.String(40), sa.ForeignKey(f"{target}.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    _id(),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    _fk("user_id", "users"),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_active_at", UTCDateTime(), nullable=False),
+    sa.Column("idle_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("absolute_expires_at", UTCDateTime(), nullable=False),
+    sa.Column("auth_time", UTCDateTime(), nullable=False),
+    sa.Column("amr", sa.JSON(), nullable=False),
+    sa.Column("organization_id", sa.String(40), nullable=True),
+    sa.Column("authenticated_clients", sa.JSON(), nullable=False),
+    sa.Column("user_agent", sa.String(400), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_sessions_user_id", "user_id"),
+    sa.Index("ix_sessions_status_absolute", "status", "absolute_expires_at"),
+)
+
+login_transactions = sa.Table(
+    "login_transactions",
+    metadata,
+    _id(),
+    _fk("app_id", "apps"),
+    sa.Column("request", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_login_transactions_expires_at", "expires_at"),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    _id(),
+    _fk("app_id", "apps"),
+    _fk("session_id", "sessions"),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_grants_session_id", "session_id"),
+)
+
+authorization_codes = sa.Table(
+    "authorization_codes",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    _fk("grant_id", "grants"),
+    _fk("app_id", "apps"),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    _fk("session_id", "sessions"),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("redirect_uri", sa.String(256), nullable=False),
+    sa.Column("scope", sa.JSON(), nullable=False),
+    sa.Column("nonce", sa.String(2048), nullable=True),
+    sa.Column("code_challenge", sa.String(64), nullable=True),
+    sa.Column("auth_time", UTCDateTime(), nullable=False),
+    sa.Column("amr", sa.JSON(), nullable=False),
+    sa.Column("organization_id", sa.String(40), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("consumed_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_authorization_codes_expires_at", "expires_at"),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    _id(),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    _fk("grant_id", "grants"),
+    _fk("app_id", "apps"),
+    _fk("session_id", "sessions"),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("scope", sa.JSON(), nullable=False),
+    sa.Column("nonce", sa.String(2048), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("rotated_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_refresh_tokens_grant_id", "grant_id"),
+    sa.Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(40), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "app_id", sa.String(40), sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("scope", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("last_failure_at", UTCDateTime(), nullable=False),
+    sa.Column("blocked_until", UTCDateTime(), nullable=True),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,6 +102,12 @@ class UserStore:
         async with self._engine.begin() as conn:
             await conn.execute(
                 users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    async def record_login(self, user_id: str, now: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                users.update().where(users.c.id == user_id).values(last_login_at=now)
             )
 
     async def delete(self, user_id: str) -> bool:

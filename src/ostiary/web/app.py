@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from ostiary.services.container import Services
+from ostiary.web.cors import CorsMiddleware
 from ostiary.web.health import healthz, readyz
+from ostiary.web.oauth.authorize import authorize
 from ostiary.web.oauth.metadata import discovery, jwks
+from ostiary.web.oauth.token import introspect, revoke, token
+from ostiary.web.oauth.userinfo import userinfo
 from ostiary.web.security import SecurityHeadersMiddleware
+from ostiary.web.ui.login import consent_page, login_page, signup_page
 
 __all__ = ["create_web_app"]
 
+STATIC = Path(__file__).parent / "static"
+GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
-def routes() -> list[Route]:
+
+def routes() -> list[BaseRoute]:
     return [
-        Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
-        Route("/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
-        Route("/keys", jwks, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
+        Route("/.well-known/openid-configuration", discovery, methods=GET),
+        Route("/.well-known/oauth-authorization-server", discovery, methods=GET),
+        Route("/keys", jwks, methods=GET),
+        Route("/oauth/authorize", authorize, methods=GET),
+        Route("/oauth/token", token, methods=POST),
+        Route("/oauth/revoke", revoke, methods=POST),
+        Route("/oauth/introspect", introspect, methods=POST),
+        Route("/userinfo", userinfo, methods=BOTH),
+        Route("/ui/login", login_page, methods=BOTH),
+        Route("/ui/signup", signup_page, methods=BOTH),
+        Route("/ui/consent", consent_page, methods=BOTH),
+        Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/healthz", healthz, methods=GET),
+        Route("/readyz", readyz, methods=GET),
     ]
 
 
 def create_web_app(services: Services) -> Starlette:
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(SecurityHeadersMiddleware, hsts=services.settings.production)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=services.settings.production),
+            Middleware(CorsMiddleware, apps=services.apps),
+        ],
     )
     app.state.services = services
     return app

@@ -12,7 +12,34 @@ from ostiary.web.context import services_of
 
 __all__ = ["discovery", "jwks"]
 
-ENDPOINTS: dict[str, str] = {}
+ENDPOINTS = {
+    "authorization_endpoint": "/oauth/authorize",
+    "token_endpoint": "/oauth/token",
+    "userinfo_endpoint": "/userinfo",
+    "revocation_endpoint": "/oauth/revoke",
+    "introspection_endpoint": "/oauth/introspect",
+}
+CAPABILITIES = {
+    "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+    "code_challenge_methods_supported": ["S256"],
+    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    "revocation_endpoint_auth_methods_supported": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    "authorization_response_iss_parameter_supported": True,
+    "prompt_values_supported": ["none", "login", "create", "consent", "select_account"],
+    "claims_supported": [
+        "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
+        "at_hash", "name", "given_name", "family_name", "picture", "locale", "updated_at",
+        "email", "email_verified",
+    ],
+    "claims_parameter_supported": False,
+    "request_parameter_supported": False,
+    "request_uri_parameter_supported": False,
+}  # fmt: skip
 JWKS_MAX_AGE = 300
 
 
@@ -32,6 +59,7 @@ async def discovery(request: Request) -> Response:
             services.settings.issuer,
             signing_algorithms=(services.settings.signing_algorithm,),
             endpoints=ENDPOINTS,
+            extra=CAPABILITIES,
         )
         cached = json.dumps(document, separators=(",", ":")).encode()
         request.app.state.discovery_body = cached

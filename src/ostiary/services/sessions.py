@@ -1,0 +1,108 @@
+"""The shared login session: created at sign-in, found from the cookie, ended at logout."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from ostiary.domain.ids import new_id, new_token
+from ostiary.domain.sessions import Session, SessionStatus
+from ostiary.protocol.digests import Digester
+from ostiary.services.clock import Clock
+from ostiary.services.errors import NotFound
+from ostiary.storage.sessions import SessionStore
+
+__all__ = ["COOKIE_NAME", "SessionService"]
+
+COOKIE_NAME = "ostiary_session"
+PURPOSE = "session"
+TOUCH_EVERY = timedelta(seconds=60)  # write last-active at most this often
+
+
+class SessionService:
+    def __init__(
+        self,
+        store: SessionStore,
+        digester: Digester,
+        clock: Clock,
+        *,
+        idle_timeout: int,
+        absolute_timeout: int,
+    ) -> None:
+        self._store = store
+        self._digester = digester
+        self._clock = clock
+        self._idle = idle_timeout
+        self._absolute = absolute_timeout
+
+    def idle_expiry(self, now: datetime, absolute: datetime) -> datetime | None:
+        if not self._idle:
+            return None
+        return min(now + timedelta(seconds=self._idle), absolute)
+
+    async def create(
+        self, user_id: str, *, amr: tuple[str, ...], user_agent: str | None, ip: str | None
+    ) -> tuple[Session, str]:
+        """A new session; returns it and the cookie value (shown to the browser only)."""
+        now = self._clock.now()
+        absolute = now + timedelta(seconds=self._absolute)
+        session = Session(
+            id=new_id("ses"),
+            user_id=user_id,
+            status=SessionStatus.ACTIVE,
+            created_at=now,
+            last_active_at=now,
+            idle_expires_at=self.idle_expiry(now, absolute),
+            absolute_expires_at=absolute,
+            auth_time=now,
+            amr=amr,
+            organization_id=None,
+            authenticated_clients=(),
+            user_agent=(user_agent or "")[:400] or None,
+            ip=ip,
+        )
+        cookie = new_token(nbytes=32)
+        await self._store.insert(session, self._digester.digest(PURPOSE, cookie))
+        return session, cookie
+
+    async def from_cookie(self, cookie: str | None) -> Session | None:
+        """The live session behind a cookie value, or None (unknown, ended or expired)."""
+        if not cookie or len(cookie) > 100:
+            return None
+        session = await self._store.by_digest(self._digester.digest(PURPOSE, cookie))
+        now = self._clock.now()
+        if session is None or not session.is_live(now):
+            return None
+        if now - session.last_active_at >= TOUCH_EVERY:
+            idle = self.idle_expiry(now, session.absolute_expires_at)
+            await self._store.update(session.id, last_active_at=now, idle_expires_at=idle)
+            session = dataclasses.replace(session, last_active_at=now, idle_expires_at=idle)
+        return session
+
+    async def reauthenticate(self, session: Session, amr: tuple[str, ...]) -> Session:
+        """The user proved themselves again (prompt=login, max_age): same session id."""
+        now = self._clock.now()
+        idle = self.idle_expiry(now, session.absolute_expires_at)
+        await self._store.update(
+            session.id, auth_time=now, amr=amr, last_active_at=now, idle_expires_at=idle
+        )
+        return dataclasses.replace(
+            session, auth_time=now, amr=amr, last_active_at=now, idle_expires_at=idle
+        )
+
+    async def add_client(self, session: Session, client_id: str) -> None:
+        if client_id not in session.authenticated_clients:
+            await self._store.add_client(session.id, client_id, self._clock.now())
+
+    async def get(self, session_id: str) -> Session:
+        session = await self._store.get(session_id)
+        if session is None:
+            raise NotFound(f"No session {session_id!r}.")
+        return session
+
+    async def for_user(self, user_id: str) -> list[Session]:
+        return await self._store.for_user(user_id)
+
+    async def end(self, session_id: str, status: SessionStatus) -> bool:
+        """End the session and revoke every refresh token of every app in it."""
+        return await self._store.end(session_id, status, self._clock.now())

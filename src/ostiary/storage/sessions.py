@@ -1,0 +1,179 @@
+"""Sessions (stored by the digest of their cookie value) and pending login transactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ostiary.domain.sessions import LoginTransaction, Session, SessionStatus
+from ostiary.storage.tables import grants, login_transactions, refresh_tokens, sessions
+
+__all__ = ["SessionStore", "revoke_session_tokens"]
+
+
+def _session(row: sa.Row[Any]) -> Session:
+    m = row._mapping
+    return Session(
+        id=m["id"],
+        user_id=m["user_id"],
+        status=SessionStatus(m["status"]),
+        created_at=m["created_at"],
+        last_active_at=m["last_active_at"],
+        idle_expires_at=m["idle_expires_at"],
+        absolute_expires_at=m["absolute_expires_at"],
+        auth_time=m["auth_time"],
+        amr=tuple(m["amr"]),
+        organization_id=m["organization_id"],
+        authenticated_clients=tuple(m["authenticated_clients"]),
+        user_agent=m["user_agent"],
+        ip=m["ip"],
+        ended_at=m["ended_at"],
+    )
+
+
+async def revoke_session_tokens(conn: AsyncConnection, session_id: str, now: datetime) -> None:
+    """Every refresh token and grant of a session dies with it."""
+    await conn.execute(
+        refresh_tokens.update()
+        .where(refresh_tokens.c.session_id == session_id)
+        .where(refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await conn.execute(
+        grants.update()
+        .where(grants.c.session_id == session_id)
+        .where(grants.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+class SessionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert(self, session: Session, digest: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sessions.insert().values(
+                    id=session.id,
+                    digest=digest,
+                    user_id=session.user_id,
+                    status=session.status.value,
+                    created_at=session.created_at,
+                    last_active_at=session.last_active_at,
+                    idle_expires_at=session.idle_expires_at,
+                    absolute_expires_at=session.absolute_expires_at,
+                    auth_time=session.auth_time,
+                    amr=list(session.amr),
+                    organization_id=session.organization_id,
+                    authenticated_clients=list(session.authenticated_clients),
+                    user_agent=session.user_agent,
+                    ip=session.ip,
+                    ended_at=None,
+                )
+            )
+
+    async def by_digest(self, digest: str) -> Session | None:
+        return await self._one(sessions.c.digest == digest)
+
+    async def get(self, session_id: str) -> Session | None:
+        return await self._one(sessions.c.id == session_id)
+
+    async def _one(self, where: sa.ColumnElement[bool]) -> Session | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(sessions).where(where))).first()
+        return None if row is None else _session(row)
+
+    async def for_user(self, user_id: str) -> list[Session]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(sessions)
+                .where(sessions.c.user_id == user_id)
+                .order_by(sessions.c.last_active_at.desc())
+            )
+        return [_session(row) for row in rows]
+
+    async def update(self, session_id: str, **values: Any) -> None:
+        if "amr" in values:
+            values["amr"] = list(values["amr"])
+        if "authenticated_clients" in values:
+            values["authenticated_clients"] = list(values["authenticated_clients"])
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sessions.update().where(sessions.c.id == session_id).values(**values)
+            )
+
+    async def add_client(self, session_id: str, client_id: str, now: datetime) -> None:
+        """Record that an app took part in the session (read-modify-write in one transaction)."""
+        async with self._engine.begin() as conn:
+            current = await conn.scalar(
+                sa.select(sessions.c.authenticated_clients).where(sessions.c.id == session_id)
+            )
+            clients = list(current or [])
+            if client_id not in clients:
+                clients.append(client_id)
+                await conn.execute(
+                    sessions.update()
+                    .where(sessions.c.id == session_id)
+                    .values(authenticated_clients=clients)
+                )
+
+    async def end(self, session_id: str, status: SessionStatus, now: datetime) -> bool:
+        """End an active session and revoke its tokens; False when it had already ended."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id)
+                .where(sessions.c.status == SessionStatus.ACTIVE.value)
+                .values(status=status.value, ended_at=now)
+            )
+            if result.rowcount == 0:
+                return False
+            await revoke_session_tokens(conn, session_id, now)
+        return True
+
+    # -- login transactions ----------------------------------------------------------------
+
+    async def insert_transaction(self, txn: LoginTransaction) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                login_transactions.insert().values(
+                    id=txn.id,
+                    app_id=txn.app_id,
+                    request=txn.request,
+                    created_at=txn.created_at,
+                    expires_at=txn.expires_at,
+                )
+            )
+
+    async def transaction(self, txn_id: str) -> LoginTransaction | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(login_transactions).where(login_transactions.c.id == txn_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return LoginTransaction(
+            id=m["id"],
+            app_id=m["app_id"],
+            request=dict(m["request"]),
+            created_at=m["created_at"],
+            expires_at=m["expires_at"],
+        )
+
+    async def delete_transaction(self, txn_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(login_transactions.delete().where(login_transactions.c.id == txn_id))
+
+    async def purge_transactions(self, before: datetime) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                login_transactions.delete().where(login_transactions.c.expires_at < before)
+            )
+        return result.rowcount
