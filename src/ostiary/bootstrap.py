@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -11,16 +12,19 @@ from ostiary.config import Settings, load_settings
 from ostiary.protocol.digests import Digester, KeyVault
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import AuthorizeService
+from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock, SystemClock
 from ostiary.services.container import Services
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
+from ostiary.services.logout import LogoutService
 from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 from ostiary.storage.apps import AppStore
+from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
 from ostiary.storage.keys import KeyStore
 from ostiary.storage.misc import ConsentStore, ThrottleStore
@@ -71,12 +75,16 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         activation_delay=settings.key_activation_delay,
         longest_token_ttl=settings.longest_token_ttl,
     )
+    backchannel = BackchannelService(
+        DeliveryStore(engine), session_store, app_store, keys, clock, issuer=settings.issuer
+    )
     sessions = SessionService(
         session_store,
         digester,
         clock,
         idle_timeout=settings.session_idle_timeout,
         absolute_timeout=settings.session_absolute_timeout,
+        backchannel=backchannel,
     )
     bearer = BearerVerifier(keys, token_store, clock, issuer=settings.issuer)
     tokens = TokenService(
@@ -119,6 +127,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         tokens=tokens,
         introspection=TokenIntrospection(tokens, token_store, user_store, bearer, digester, clock),
         bearer=bearer,
+        backchannel=backchannel,
+        logout=LogoutService(
+            app_store,
+            user_store,
+            sessions,
+            keys,
+            issuer=settings.issuer,
+            production=settings.production,
+        ),
     )
 
 
@@ -152,8 +169,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await services.engine.dispose()
+        # Back-channel deliveries and the session sweeper run in every worker; row leases keep
+        # them from doing the same work twice.
+        background = asyncio.create_task(services.backchannel.run_forever())
+        try:
+            yield
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+            await services.backchannel.close()
+            await services.engine.dispose()
 
     app = create_web_app(services)
     app.router.lifespan_context = lifespan

@@ -82,8 +82,11 @@ async def _show(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _delete(services: Services, args: argparse.Namespace) -> int:
-    user = await services.users.delete(args.user)
-    emit({"deleted": user.id, "email": user.email}, as_json=args.json)
+    user = await services.users.get(args.user)
+    ended = await services.logout.delete_user(user)
+    await services.backchannel.deliver_due()  # try now; the server retries what fails
+    await services.backchannel.close()
+    emit({"deleted": user.id, "email": user.email, "sessions_ended": ended}, as_json=args.json)
     return 0
 
 

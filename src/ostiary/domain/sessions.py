@@ -9,6 +9,8 @@ from typing import Any
 
 __all__ = [
     "AuthorizationCode",
+    "BackchannelDelivery",
+    "DeliveryStatus",
     "LoginTransaction",
     "RefreshToken",
     "Session",
@@ -91,3 +93,26 @@ class RefreshToken:
     created_at: datetime
     rotated_at: datetime | None
     revoked_at: datetime | None
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every retry used up
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BackchannelDelivery:
+    """One logout notice owed to one app for one ended session (OIDC Back-Channel Logout)."""
+
+    id: str
+    session_id: str
+    user_id: str
+    client_id: str
+    uri: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None = None
+    last_error: str | None = None

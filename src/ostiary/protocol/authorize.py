@@ -59,6 +59,9 @@ class AuthorizationRequest:
     login_hint: str | None = None
     organization_id: str | None = None
     ui_locales: str | None = None
+    # Set only for Ostiary's own pages (e.g. the account page): where to go after sign-in,
+    # a path on the issuer, instead of a code for an app.
+    return_to: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

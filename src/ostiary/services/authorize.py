@@ -217,8 +217,26 @@ class AuthorizeService:
         app = await self._apps.get_by_client_id(client_id) if client_id else None
         return TransactionGone(app, app.initiate_login_uri if app else None)
 
+    async def start_internal_login(self, return_to: str) -> ShowLogin:
+        """Sign-in for Ostiary's own pages: a transaction owned by the Ostiary Console app that
+        ends at ``return_to`` (a path on the issuer) instead of issuing a code."""
+        if not return_to.startswith("/") or return_to.startswith("//"):
+            raise ValueError("return_to must be a path on the issuer")
+        console = await self._apps.console()
+        assert console is not None, "prepare() creates the console app"
+        request = AuthorizationRequest(
+            client_id=console.client_id,
+            redirect_uri=f"{self._issuer}{return_to}",
+            scope=("openid",),
+            return_to=return_to,
+        )
+        return ShowLogin((await self._new_transaction(console, request)).id)
+
     async def resume(self, pending: PendingLogin, session: Session) -> Outcome:
         """The user signed in (or re-authenticated) on a hosted page: continue the request."""
+        if pending.request.return_to is not None:
+            await self._session_store.delete_transaction(pending.txn.id)
+            return Redirect(pending.request.return_to)
         request = pending.request.without_prompt("login", "create")
         if request.max_age is not None:
             request = dataclasses.replace(request, max_age=None)  # just authenticated

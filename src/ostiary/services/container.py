@@ -10,10 +10,12 @@ from ostiary.config import Settings
 from ostiary.protocol.digests import Digester
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import AuthorizeService
+from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
+from ostiary.services.logout import LogoutService
 from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
@@ -38,3 +40,5 @@ class Services:
     tokens: TokenService
     introspection: TokenIntrospection
     bearer: BearerVerifier
+    backchannel: BackchannelService
+    logout: LogoutService

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from ostiary.domain.ids import new_id, new_token
 from ostiary.domain.sessions import Session, SessionStatus
 from ostiary.protocol.digests import Digester
+from ostiary.services.backchannel import BackchannelService
 from ostiary.services.clock import Clock
 from ostiary.services.errors import NotFound
 from ostiary.storage.sessions import SessionStore
@@ -28,7 +29,9 @@ class SessionService:
         *,
         idle_timeout: int,
         absolute_timeout: int,
+        backchannel: BackchannelService,
     ) -> None:
+        self._backchannel = backchannel
         self._store = store
         self._digester = digester
         self._clock = clock
@@ -103,6 +106,10 @@ class SessionService:
     async def for_user(self, user_id: str) -> list[Session]:
         return await self._store.for_user(user_id)
 
-    async def end(self, session_id: str, status: SessionStatus) -> bool:
-        """End the session and revoke every refresh token of every app in it."""
-        return await self._store.end(session_id, status, self._clock.now())
+    async def end(self, session: Session, status: SessionStatus) -> bool:
+        """End the session, revoke every refresh token of every app in it, and tell the web apps
+        that registered a back-channel logout URI. False when it had already ended."""
+        return await self._backchannel.end_session(session, status)
+
+    async def all(self, *, user_id: str | None = None) -> list[Session]:
+        return await self._store.all(user_id=user_id)

@@ -208,7 +208,7 @@ class TokenService:
 
     async def _expire_if_needed(self, session: Session) -> None:
         if session.status is SessionStatus.ACTIVE:
-            await self._sessions.end(session.id, SessionStatus.EXPIRED)
+            await self._sessions.end(session, SessionStatus.EXPIRED)
 
     async def _client_credentials(self, app: App, form: Mapping[str, str]) -> dict[str, Any]:
         if app.type is not AppType.WEB:

@@ -135,6 +135,30 @@ class SessionStore:
             await revoke_session_tokens(conn, session_id, now)
         return True
 
+    async def due_for_expiry(self, now: datetime, limit: int = 100) -> list[Session]:
+        """Active sessions past their idle or absolute expiry (for the sweeper)."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(sessions)
+                .where(sessions.c.status == SessionStatus.ACTIVE.value)
+                .where(
+                    sa.or_(
+                        sessions.c.absolute_expires_at <= now,
+                        sessions.c.idle_expires_at <= now,
+                    )
+                )
+                .limit(limit)
+            )
+        return [_session(row) for row in rows]
+
+    async def all(self, *, user_id: str | None = None, limit: int = 500) -> list[Session]:
+        query = sa.select(sessions).order_by(sessions.c.last_active_at.desc()).limit(limit)
+        if user_id is not None:
+            query = query.where(sessions.c.user_id == user_id)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+        return [_session(row) for row in rows]
+
     # -- login transactions ----------------------------------------------------------------
 
     async def insert_transaction(self, txn: LoginTransaction) -> None:

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "apps",
     "authorization_codes",
+    "backchannel_attempts",
+    "backchannel_deliveries",
     "client_secrets",
     "consents",
     "grants",
@@ -244,4 +246,39 @@ login_throttle = sa.Table(
     sa.Column("failures", sa.Integer(), nullable=False),
     sa.Column("last_failure_at", UTCDateTime(), nullable=False),
     sa.Column("blocked_until", UTCDateTime(), nullable=True),
+)
+
+backchannel_deliveries = sa.Table(
+    "backchannel_deliveries",
+    metadata,
+    _id(),
+    sa.Column("session_id", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("uri", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Index("ix_backchannel_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_backchannel_deliveries_session_id", "session_id"),
+)
+
+backchannel_attempts = sa.Table(
+    "backchannel_attempts",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "delivery_id",
+        sa.String(40),
+        sa.ForeignKey("backchannel_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False),
+    sa.Column("ok", sa.Boolean(), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Index("ix_backchannel_attempts_delivery_id", "delivery_id"),
 )

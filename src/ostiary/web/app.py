@@ -13,10 +13,12 @@ from ostiary.services.container import Services
 from ostiary.web.cors import CorsMiddleware
 from ostiary.web.health import healthz, readyz
 from ostiary.web.oauth.authorize import authorize
+from ostiary.web.oauth.logout import logout
 from ostiary.web.oauth.metadata import discovery, jwks
 from ostiary.web.oauth.token import introspect, revoke, token
 from ostiary.web.oauth.userinfo import userinfo
 from ostiary.web.security import SecurityHeadersMiddleware
+from ostiary.web.ui.account import sessions_page
 from ostiary.web.ui.login import consent_page, login_page, signup_page
 
 __all__ = ["create_web_app"]
@@ -38,6 +40,8 @@ def routes() -> list[BaseRoute]:
         Route("/ui/login", login_page, methods=BOTH),
         Route("/ui/signup", signup_page, methods=BOTH),
         Route("/ui/consent", consent_page, methods=BOTH),
+        Route("/oidc/logout", logout, methods=BOTH),
+        Route("/ui/account/sessions", sessions_page, methods=BOTH),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", healthz, methods=GET),
         Route("/readyz", readyz, methods=GET),

@@ -18,6 +18,7 @@ ENDPOINTS = {
     "userinfo_endpoint": "/userinfo",
     "revocation_endpoint": "/oauth/revoke",
     "introspection_endpoint": "/oauth/introspect",
+    "end_session_endpoint": "/oidc/logout",
 }
 CAPABILITIES = {
     "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -30,6 +31,9 @@ CAPABILITIES = {
     ],
     "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     "authorization_response_iss_parameter_supported": True,
+    "backchannel_logout_supported": True,
+    "backchannel_logout_session_supported": True,
+    "frontchannel_logout_supported": False,
     "prompt_values_supported": ["none", "login", "create", "consent", "select_account"],
     "claims_supported": [
         "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",

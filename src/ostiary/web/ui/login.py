@@ -156,7 +156,7 @@ async def _signed_in(
         session = await services.sessions.reauthenticate(session, amr)
     else:
         if session is not None:  # another user signs in on this browser
-            await services.sessions.end(session.id, SessionStatus.LOGGED_OUT)
+            await services.sessions.end(session, SessionStatus.LOGGED_OUT)
         session, cookie = await services.sessions.create(
             user.id,
             amr=amr,
