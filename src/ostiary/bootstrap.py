@@ -32,6 +32,7 @@ from ostiary.storage.sessions import SessionStore
 from ostiary.storage.tokens import TokenStore
 from ostiary.storage.users import UserStore
 from ostiary.web.app import create_web_app
+from ostiary.web.logs import configure_logging
 
 __all__ = [
     "SchemaOutdatedError",
@@ -188,4 +189,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` in each worker process."""
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)

@@ -18,13 +18,16 @@ class PasswordService:
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         # Verified against when the email is unknown, so both cases cost one argon2 run.
-        self._dummy_hash = self._hasher.hash("ostiary-dummy-password")
+        # Made on first use: start-up (and every CLI call) stays fast.
+        self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; with no hash, spends the same time and says False."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash("ostiary-dummy-password")
         target = password_hash or self._dummy_hash
         try:
             ok = await asyncio.to_thread(self._hasher.verify, target, password)

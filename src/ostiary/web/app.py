@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.services.container import Services
 from ostiary.web.cors import CorsMiddleware
 from ostiary.web.health import healthz, readyz
+from ostiary.web.logs import RequestLogMiddleware
 from ostiary.web.oauth.authorize import authorize
 from ostiary.web.oauth.logout import logout
 from ostiary.web.oauth.metadata import discovery, jwks
@@ -52,6 +53,7 @@ def create_web_app(services: Services) -> Starlette:
     app = Starlette(
         routes=routes(),
         middleware=[
+            Middleware(RequestLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=services.settings.production),
             Middleware(CorsMiddleware, apps=services.apps),
         ],
