@@ -19,6 +19,7 @@ from ostiary.services.container import Services
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
 from ostiary.services.logout import LogoutService
+from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
@@ -28,6 +29,7 @@ from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
 from ostiary.storage.keys import KeyStore
 from ostiary.storage.misc import ConsentStore, ThrottleStore
+from ostiary.storage.organizations import OrganizationStore, RoleStore
 from ostiary.storage.sessions import SessionStore
 from ostiary.storage.tokens import TokenStore
 from ostiary.storage.users import UserStore
@@ -88,6 +90,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         backchannel=backchannel,
     )
     bearer = BearerVerifier(keys, token_store, clock, issuer=settings.issuer)
+    roles = RoleService(RoleStore(engine), clock)
+    organizations = OrganizationService(OrganizationStore(engine), user_store, roles, clock)
     tokens = TokenService(
         apps,
         user_store,
@@ -95,6 +99,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         sessions,
         keys,
         bearer,
+        organizations,
         digester,
         clock,
         issuer=settings.issuer,
@@ -119,6 +124,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             session_store,
             token_store,
             ConsentStore(engine),
+            organizations,
             digester,
             clock,
             issuer=settings.issuer,
@@ -129,6 +135,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         introspection=TokenIntrospection(tokens, token_store, user_store, bearer, digester, clock),
         bearer=bearer,
         backchannel=backchannel,
+        organizations=organizations,
+        roles=roles,
         logout=LogoutService(
             app_store,
             user_store,
@@ -161,6 +169,7 @@ async def prepare(services: Services, *, migrate: bool | None = None) -> None:
                 "run `ostiary migrate` first"
             )
     await services.keys.ensure_key()
+    await services.roles.ensure_defaults()
     await services.apps.ensure_console()
 
 

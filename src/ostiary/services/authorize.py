@@ -32,12 +32,14 @@ from ostiary.protocol.digests import Digester
 from ostiary.protocol.errors import (
     AccessDenied,
     ConsentRequired,
+    InteractionRequired,
     InvalidRedirect,
     LoginRequired,
     OAuthError,
     UnknownClient,
 )
 from ostiary.services.clock import Clock
+from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
 from ostiary.storage.apps import AppStore
 from ostiary.storage.misc import ConsentStore
@@ -52,6 +54,7 @@ __all__ = [
     "Redirect",
     "ShowConsent",
     "ShowLogin",
+    "ShowOrganizations",
     "TransactionGone",
 ]
 
@@ -77,11 +80,16 @@ class ShowConsent:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ShowOrganizations:
+    txn_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ErrorPage:
     error: OAuthError
 
 
-Outcome = Redirect | ShowLogin | ShowConsent | ErrorPage
+Outcome = Redirect | ShowLogin | ShowConsent | ShowOrganizations | ErrorPage
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -108,6 +116,7 @@ class AuthorizeService:
         session_store: SessionStore,
         tokens: TokenStore,
         consents: ConsentStore,
+        organizations: OrganizationService,
         digester: Digester,
         clock: Clock,
         *,
@@ -120,6 +129,7 @@ class AuthorizeService:
         self._session_store = session_store
         self._tokens = tokens
         self._consents = consents
+        self._organizations = organizations
         self._digester = digester
         self._clock = clock
         self._issuer = issuer
@@ -166,17 +176,76 @@ class AuthorizeService:
             if needs_login:
                 return self._error(request, LoginRequired("The user is not signed in."))
             assert session is not None
-            if await self._needs_consent(app, request, session):
+            chosen = await self._choose_organization(app, request, session)
+            if not isinstance(chosen, Session):
+                return chosen
+            if await self._needs_consent(app, request, chosen):
                 return self._error(request, ConsentRequired("The user has not consented yet."))
-            return Redirect(await self.issue_code(app, request, session))
+            return Redirect(await self.issue_code(app, request, chosen))
         if needs_login:
             txn = await self._new_transaction(app, request)
             return ShowLogin(txn.id, signup="create" in request.prompt and session is None)
         assert session is not None
+        chosen = await self._choose_organization(app, request, session)
+        if not isinstance(chosen, Session):
+            return chosen
+        session = chosen
         if await self._needs_consent(app, request, session):
             txn = await self._new_transaction(app, request)
             return ShowConsent(txn.id)
         return Redirect(await self.issue_code(app, request, session))
+
+    async def _choose_organization(
+        self, app: App, request: AuthorizationRequest, session: Session
+    ) -> Session | Outcome:
+        """Settle the session's current organization: the one asked for with
+        ``organization_id``, the only one, the one already chosen, or the user's pick on the
+        organization page (``prompt=select_account`` always asks)."""
+        memberships = await self._organizations.organizations_of(session.user_id)
+        ids = [org.id for org, _ in memberships]
+        wanted: str | None
+        if request.organization_id is not None:
+            if request.organization_id not in ids:
+                return self._error(
+                    request,
+                    AccessDenied("The user is not a member of the requested organization."),
+                )
+            wanted = request.organization_id
+        elif not ids:
+            wanted = None
+        elif len(ids) == 1:
+            wanted = ids[0]
+        elif "select_account" not in request.prompt and session.organization_id in ids:
+            wanted = session.organization_id
+        elif "none" in request.prompt:
+            return self._error(
+                request, InteractionRequired("The user must choose an organization.")
+            )
+        else:
+            txn = await self._new_transaction(app, request)
+            return ShowOrganizations(txn.id)
+        if wanted != session.organization_id:
+            session = await self._sessions.set_organization(session, wanted)
+        return session
+
+    async def choose_organization(
+        self, pending: PendingLogin, session: Session, organization_id: str
+    ) -> Outcome:
+        """The user picked an organization on the organization page."""
+        request = dataclasses.replace(
+            pending.request.without_prompt("select_account", "login", "create"),
+            organization_id=organization_id,
+            max_age=None,
+        )
+        await self._session_store.delete_transaction(pending.txn.id)
+        return await self.decide(pending.app, request, session)
+
+    async def organizations_for(self, user_id: str) -> list[tuple[str, str]]:
+        """``(id, display name)`` of the user's organizations, for the organization page."""
+        return [
+            (org.id, org.display_name)
+            for org, _ in await self._organizations.organizations_of(user_id)
+        ]
 
     async def _needs_consent(
         self, app: App, request: AuthorizationRequest, session: Session

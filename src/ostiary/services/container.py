@@ -16,6 +16,7 @@ from ostiary.services.clock import Clock
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
 from ostiary.services.logout import LogoutService
+from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
@@ -42,3 +43,5 @@ class Services:
     bearer: BearerVerifier
     backchannel: BackchannelService
     logout: LogoutService
+    organizations: OrganizationService
+    roles: RoleService

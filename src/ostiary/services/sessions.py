@@ -93,6 +93,10 @@ class SessionService:
             session, auth_time=now, amr=amr, last_active_at=now, idle_expires_at=idle
         )
 
+    async def set_organization(self, session: Session, organization_id: str | None) -> Session:
+        await self._store.update(session.id, organization_id=organization_id)
+        return dataclasses.replace(session, organization_id=organization_id)
+
     async def add_client(self, session: Session, client_id: str) -> None:
         if client_id not in session.authenticated_clients:
             await self._store.add_client(session.id, client_id, self._clock.now())

@@ -35,6 +35,7 @@ from ostiary.services.authorize import CODE_PURPOSE
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
 from ostiary.services.keys import KeyService
+from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
 from ostiary.storage.tokens import TokenStore
 from ostiary.storage.users import UserStore
@@ -63,6 +64,7 @@ class TokenService:
         sessions: SessionService,
         keys: KeyService,
         bearer: BearerVerifier,
+        organizations: OrganizationService,
         digester: Digester,
         clock: Clock,
         *,
@@ -77,6 +79,7 @@ class TokenService:
         self._sessions = sessions
         self._keys = keys
         self._bearer = bearer
+        self._organizations = organizations
         self._digester = digester
         self._clock = clock
         self._issuer = issuer
@@ -261,6 +264,7 @@ class TokenService:
     ) -> dict[str, Any]:
         now = self._clock.now()
         ttl = app.access_token_ttl or self._access_ttl
+        org = await self._organizations.claims(user.id, session.organization_id)
         access = await self._keys.sign(
             build.access_token_claims(
                 issuer=self._issuer,
@@ -273,7 +277,9 @@ class TokenService:
                 now=now,
                 ttl=ttl,
                 session_id=session.id,
-                organization_id=session.organization_id,
+                organization_id=org.organization_id if org else None,
+                roles=org.roles if org else None,
+                permissions=org.permissions if org else None,
             ),
             typ="at+jwt",
         )
@@ -297,7 +303,7 @@ class TokenService:
                     ttl=self._id_ttl,
                     nonce=nonce,
                     access_token=access,
-                    organization_id=session.organization_id,
+                    organization_id=org.organization_id if org else None,
                 ),
                 typ="JWT",
             )

@@ -19,8 +19,12 @@ __all__ = [
     "grants",
     "login_throttle",
     "login_transactions",
+    "memberships",
     "metadata",
+    "organizations",
+    "permissions",
     "refresh_tokens",
+    "roles",
     "sessions",
     "signing_keys",
     "users",
@@ -281,4 +285,55 @@ backchannel_attempts = sa.Table(
     sa.Column("status_code", sa.Integer(), nullable=True),
     sa.Column("error", sa.String(500), nullable=True),
     sa.Index("ix_backchannel_attempts_delivery_id", "delivery_id"),
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    _id(),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("external_id", sa.String(200), nullable=True, unique=True),
+    sa.Column("metadata", sa.JSON(), nullable=False),
+    sa.Column("session_idle_timeout", sa.Integer(), nullable=True),
+    sa.Column("session_absolute_timeout", sa.Integer(), nullable=True),
+    *_timestamps(),
+)
+
+roles = sa.Table(
+    "roles",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("permissions", sa.JSON(), nullable=False),
+    sa.Column("extends", sa.String(64), nullable=True),
+    *_timestamps(),
+)
+
+permissions = sa.Table(
+    "permissions",
+    metadata,
+    sa.Column("name", sa.String(130), primary_key=True),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(40), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "organization_id",
+        sa.String(40),
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("roles", sa.JSON(), nullable=False),
+    *_timestamps(),
+    sa.Index("ix_memberships_organization_id", "organization_id"),
 )

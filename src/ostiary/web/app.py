@@ -20,7 +20,7 @@ from ostiary.web.oauth.token import introspect, revoke, token
 from ostiary.web.oauth.userinfo import userinfo
 from ostiary.web.security import SecurityHeadersMiddleware
 from ostiary.web.ui.account import sessions_page
-from ostiary.web.ui.login import consent_page, login_page, signup_page
+from ostiary.web.ui.login import consent_page, login_page, organization_page, signup_page
 
 __all__ = ["create_web_app"]
 
@@ -41,6 +41,7 @@ def routes() -> list[BaseRoute]:
         Route("/ui/login", login_page, methods=BOTH),
         Route("/ui/signup", signup_page, methods=BOTH),
         Route("/ui/consent", consent_page, methods=BOTH),
+        Route("/ui/organization", organization_page, methods=BOTH),
         Route("/oidc/logout", logout, methods=BOTH),
         Route("/ui/account/sessions", sessions_page, methods=BOTH),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),

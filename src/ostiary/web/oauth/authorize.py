@@ -5,7 +5,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.services.authorize import ErrorPage, Outcome, Redirect, ShowConsent, ShowLogin
+from ostiary.services.authorize import (
+    ErrorPage,
+    Outcome,
+    Redirect,
+    ShowConsent,
+    ShowLogin,
+    ShowOrganizations,
+)
 from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
 from ostiary.web.pages import oauth_error_page
@@ -31,5 +38,7 @@ def outcome_response(request: Request, outcome: Outcome) -> Response:
         return RedirectResponse(f"{page}?txn={outcome.txn_id}", status_code=303)
     if isinstance(outcome, ShowConsent):
         return RedirectResponse(f"/ui/consent?txn={outcome.txn_id}", status_code=303)
+    if isinstance(outcome, ShowOrganizations):
+        return RedirectResponse(f"/ui/organization?txn={outcome.txn_id}", status_code=303)
     assert isinstance(outcome, ErrorPage)
     return oauth_error_page(request, outcome.error)

@@ -20,7 +20,7 @@ from ostiary.web.context import services_of
 from ostiary.web.oauth.authorize import outcome_response
 from ostiary.web.pages import csrf_ok, csrf_token, error_page, render, set_cookie
 
-__all__ = ["consent_page", "login_page", "signup_page"]
+__all__ = ["consent_page", "login_page", "organization_page", "signup_page"]
 
 MAX_FIELD = 1024
 
@@ -279,3 +279,47 @@ async def consent_page(request: Request) -> Response:
         return _csrf_failure(request, f"/ui/consent?txn={pending.txn.id}")
     allow = form.get("decision") == "allow"
     return outcome_response(request, await services.authorize.consent(pending, session, allow))
+
+
+# -- organization picker -------------------------------------------------------------------------
+
+
+async def organization_page(request: Request) -> Response:
+    services = services_of(request)
+    form = await request.form() if request.method == "POST" else None
+    txn_id = _text(form, "txn") if form is not None else request.query_params.get("txn")
+    pending = await _pending(request, txn_id)
+    if isinstance(pending, TransactionGone):
+        return await _gone(request, pending)
+    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        return RedirectResponse(f"/ui/login?{urlencode({'txn': pending.txn.id})}", status_code=303)
+    choices = await services.authorize.organizations_for(session.user_id)
+    if form is None:
+        user = await services.users.get(session.user_id)
+        return render(
+            request,
+            "organization.html",
+            {
+                "app_name": pending.app.name,
+                "form_action": "/ui/organization",
+                "txn": pending.txn.id,
+                "csrf_token": csrf_token(request),
+                "user_email": user.email,
+                "organizations": choices,
+            },
+        )
+    if not csrf_ok(request, form.get("csrf_token")):
+        return _csrf_failure(request, f"/ui/organization?txn={pending.txn.id}")
+    chosen = _text(form, "organization_id")
+    if chosen not in {org_id for org_id, _ in choices}:
+        return error_page(
+            request,
+            "Not one of your organizations",
+            "You are not a member of that organization. Go back and pick one from the list.",
+            status_code=403,
+            action_url=f"/ui/organization?txn={pending.txn.id}",
+            action_label="Back to the list",
+        )
+    outcome = await services.authorize.choose_organization(pending, session, chosen)
+    return outcome_response(request, outcome)
