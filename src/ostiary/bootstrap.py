@@ -16,6 +16,7 @@ from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock, SystemClock
 from ostiary.services.container import Services
+from ostiary.services.events import AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
 from ostiary.services.logout import LogoutService
@@ -27,6 +28,7 @@ from ostiary.services.users import UserService
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
+from ostiary.storage.events import EventStore
 from ostiary.storage.keys import KeyStore
 from ostiary.storage.misc import ConsentStore, ThrottleStore
 from ostiary.storage.organizations import OrganizationStore, RoleStore
@@ -78,8 +80,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         activation_delay=settings.key_activation_delay,
         longest_token_ttl=settings.longest_token_ttl,
     )
+    events = AuthLog(EventStore(engine), clock)
     backchannel = BackchannelService(
-        DeliveryStore(engine), session_store, app_store, keys, clock, issuer=settings.issuer
+        DeliveryStore(engine),
+        session_store,
+        app_store,
+        keys,
+        events,
+        clock,
+        issuer=settings.issuer,
     )
     sessions = SessionService(
         session_store,
@@ -100,6 +109,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         keys,
         bearer,
         organizations,
+        events,
         digester,
         clock,
         issuer=settings.issuer,
@@ -137,6 +147,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         backchannel=backchannel,
         organizations=organizations,
         roles=roles,
+        events=events,
         logout=LogoutService(
             app_store,
             user_store,

@@ -16,6 +16,7 @@ from ostiary.domain.ids import new_id, new_token
 from ostiary.domain.sessions import BackchannelDelivery, DeliveryStatus, Session, SessionStatus
 from ostiary.protocol.logout import RETRY_DELAYS, logout_token_claims
 from ostiary.services.clock import Clock
+from ostiary.services.events import AuthEvent, AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
@@ -37,11 +38,13 @@ class BackchannelService:
         sessions: SessionStore,
         apps: AppStore,
         keys: KeyService,
+        events: AuthLog,
         clock: Clock,
         *,
         issuer: str,
         http: httpx.AsyncClient | None = None,
     ) -> None:
+        self._events = events
         self._deliveries = deliveries
         self._sessions = sessions
         self._apps = apps
@@ -59,6 +62,11 @@ class BackchannelService:
         every web app of the session that registered a back-channel URI. Never blocks on them."""
         if not await self._sessions.end(session.id, status, self._clock.now()):
             return False
+        event = {
+            SessionStatus.LOGGED_OUT: AuthEvent.LOGOUT,
+            SessionStatus.REVOKED: AuthEvent.SESSION_REVOKED,
+        }.get(status, AuthEvent.SESSION_EXPIRED)
+        await self._events.record(event, user_id=session.user_id, session_id=session.id)
         await self._enqueue(session)
         self._wake.set()
         return True

@@ -13,6 +13,7 @@ from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
+from ostiary.services.events import AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
 from ostiary.services.logout import LogoutService
@@ -45,3 +46,4 @@ class Services:
     logout: LogoutService
     organizations: OrganizationService
     roles: RoleService
+    events: AuthLog

@@ -34,6 +34,7 @@ from ostiary.services.apps import AppService
 from ostiary.services.authorize import CODE_PURPOSE
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
+from ostiary.services.events import AuthEvent, AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
@@ -65,6 +66,7 @@ class TokenService:
         keys: KeyService,
         bearer: BearerVerifier,
         organizations: OrganizationService,
+        events: AuthLog,
         digester: Digester,
         clock: Clock,
         *,
@@ -80,6 +82,7 @@ class TokenService:
         self._keys = keys
         self._bearer = bearer
         self._organizations = organizations
+        self._events = events
         self._digester = digester
         self._clock = clock
         self._issuer = issuer
@@ -125,6 +128,16 @@ class TokenService:
             return await self._refresh_token(app, form)
         return await self._client_credentials(app, form)
 
+    async def exchange_code_internally(
+        self, app: App, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> dict[str, Any]:
+        """Code exchange for Ostiary's own client (the dashboard), which runs inside the server:
+        no client authentication, every other check of the grant applies."""
+        form = {"code": code, "redirect_uri": redirect_uri}
+        if code_verifier is not None:
+            form["code_verifier"] = code_verifier
+        return await self._authorization_code(app, form)
+
     async def _authorization_code(self, app: App, form: Mapping[str, str]) -> dict[str, Any]:
         value = _required(form, "code")
         redirect_uri = _required(form, "redirect_uri")
@@ -137,6 +150,12 @@ class TokenService:
         if not first_use:
             # RFC 6749 §4.1.2: a code used twice revokes everything issued from it.
             await self._tokens.revoke_grant(code.grant_id, self._clock.now())
+            await self._events.record(
+                AuthEvent.CODE_REUSED,
+                user_id=code.user_id,
+                client_id=code.client_id,
+                session_id=code.session_id,
+            )
             raise InvalidGrant(
                 "The authorization code was already used; tokens issued from it are revoked."
             )
@@ -187,6 +206,12 @@ class TokenService:
         scope = self._narrowed_scope(token, form.get("scope"))
         if token.rotated_at is not None and not self._within_reuse(app, token):
             await self._tokens.revoke_grant(token.grant_id, now)
+            await self._events.record(
+                AuthEvent.REFRESH_TOKEN_REUSED,
+                user_id=token.user_id,
+                client_id=app.client_id,
+                session_id=token.session_id,
+            )
             raise InvalidGrant(
                 "The refresh token was already used; every token of this login is revoked."
             )

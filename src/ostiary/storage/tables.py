@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "apps",
+    "auth_events",
     "authorization_codes",
     "backchannel_attempts",
     "backchannel_deliveries",
@@ -336,4 +337,19 @@ memberships = sa.Table(
     sa.Column("roles", sa.JSON(), nullable=False),
     *_timestamps(),
     sa.Index("ix_memberships_organization_id", "organization_id"),
+)
+
+auth_events = sa.Table(
+    "auth_events",
+    metadata,
+    _id(),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("user_id", sa.String(40), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("session_id", sa.String(40), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("detail", sa.String(500), nullable=True),
+    sa.Index("ix_auth_events_created_at", "created_at"),
 )

@@ -14,6 +14,7 @@ from ostiary.domain.users import User
 from ostiary.protocol.scopes import SCOPE_DESCRIPTIONS
 from ostiary.services.authorize import PendingLogin, TransactionGone
 from ostiary.services.errors import Conflict, InvalidInput
+from ostiary.services.events import AuthEvent
 from ostiary.services.login import LoginFailed, Throttled
 from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
@@ -101,13 +102,21 @@ async def login_page(request: Request) -> Response:
     email, password = _text(form, "email").strip(), _text(form, "password")
     if reauth_user is not None:
         email = reauth_user.email
+    ip = _client_ip(request)
+    client_id = pending.app.client_id
     try:
-        user = await services.login.sign_in(email, password, _client_ip(request))
+        user = await services.login.sign_in(email, password, ip)
     except Throttled as err:
+        await services.events.record(
+            AuthEvent.LOGIN_THROTTLED, email=email, client_id=client_id, ip=ip
+        )
         response = _login_form(request, pending, reauth_user, email, error=str(err), status=429)
         response.headers["retry-after"] = str(err.retry_after)
         return response
     except LoginFailed as err:
+        await services.events.record(
+            AuthEvent.LOGIN_FAILED, email=email, client_id=client_id, ip=ip
+        )
         return _login_form(request, pending, reauth_user, email, error=str(err), status=401)
     return await _signed_in(request, pending, user, session, amr=("pwd",))
 
@@ -164,6 +173,14 @@ async def _signed_in(
             ip=_client_ip(request),
         )
     await services.users.record_login(user.id)
+    await services.events.record(
+        AuthEvent.LOGIN_SUCCEEDED,
+        user_id=user.id,
+        email=user.email,
+        client_id=pending.app.client_id,
+        session_id=session.id,
+        ip=_client_ip(request),
+    )
     response = outcome_response(request, await services.authorize.resume(pending, session))
     if cookie is not None:
         set_cookie(
@@ -216,6 +233,10 @@ async def signup_page(request: Request) -> Response:
             error="An account with this email already exists. Sign in instead.",
             status=409,
         )
+    await services.events.record(
+        AuthEvent.SIGNUP, user_id=user.id, email=user.email, client_id=pending.app.client_id,
+        ip=_client_ip(request),
+    )  # fmt: skip
     session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
     return await _signed_in(request, pending, user, session, amr=("pwd",))
 

@@ -1,0 +1,42 @@
+"""The authentication log: sign-ins, failures, sign-ups, logouts, revocations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.tables import auth_events
+
+__all__ = ["EventStore"]
+
+
+class EventStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert(self, values: dict[str, Any]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(auth_events.insert().values(**values))
+
+    async def recent(
+        self, *, limit: int = 100, before: str | None = None, type_: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``before`` is an event id (ids sort by time) for the next page."""
+        query = sa.select(auth_events).order_by(auth_events.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(auth_events.c.id < before)
+        if type_ is not None:
+            query = query.where(auth_events.c.type == type_)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+        return [dict(row._mapping) for row in rows]
+
+    async def purge(self, before: datetime) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                auth_events.delete().where(auth_events.c.created_at < before)
+            )
+        return result.rowcount
