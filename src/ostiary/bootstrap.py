@@ -16,6 +16,8 @@ from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock, SystemClock
 from ostiary.services.container import Services
+from ostiary.services.email import EmailService
+from ostiary.services.email_flows import EmailFlows
 from ostiary.services.events import AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
@@ -25,9 +27,11 @@ from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
+from ostiary.services.worker import BackgroundWorker, Wakeup
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
+from ostiary.storage.email import ChallengeStore, OutboxStore
 from ostiary.storage.events import EventStore
 from ostiary.storage.keys import KeyStore
 from ostiary.storage.misc import ConsentStore, ThrottleStore
@@ -81,6 +85,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         longest_token_ttl=settings.longest_token_ttl,
     )
     events = AuthLog(EventStore(engine), clock)
+    wakeup = Wakeup()
     backchannel = BackchannelService(
         DeliveryStore(engine),
         session_store,
@@ -89,7 +94,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         events,
         clock,
         issuer=settings.issuer,
+        wakeup=wakeup,
     )
+    email = EmailService(OutboxStore(engine), clock, settings, wakeup)
     sessions = SessionService(
         session_store,
         digester,
@@ -117,13 +124,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         id_token_ttl=settings.id_token_ttl,
         client_credentials_ttl=settings.client_credentials_ttl,
     )
+    users = UserService(user_store, passwords, clock, min_password=settings.password_min_length)
     return Services(
         settings=settings,
         engine=engine,
         clock=clock,
         digester=digester,
         apps=apps,
-        users=UserService(user_store, passwords, clock, min_password=settings.password_min_length),
+        users=users,
         keys=keys,
         passwords=passwords,
         sessions=sessions,
@@ -148,6 +156,18 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         organizations=organizations,
         roles=roles,
         events=events,
+        email=email,
+        email_flows=EmailFlows(
+            email,
+            ChallengeStore(engine),
+            user_store,
+            users,
+            sessions,
+            digester,
+            clock,
+            settings,
+        ),
+        worker=BackgroundWorker(backchannel, email, wakeup),
         logout=LogoutService(
             app_store,
             user_store,
@@ -190,9 +210,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # Back-channel deliveries and the session sweeper run in every worker; row leases keep
-        # them from doing the same work twice.
-        background = asyncio.create_task(services.backchannel.run_forever())
+        # Back-channel deliveries, the session sweeper and email run in every process; row
+        # leases keep them from doing the same work twice.
+        background = asyncio.create_task(services.worker.run_forever())
         try:
             yield
         finally:

@@ -64,6 +64,26 @@ class Settings:
     # Serving
     log_format: str = "text"
     db_pool_size: int = 10
+    # Email
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | tls | none
+    smtp_username: str | None = None
+    smtp_password: str | None = dataclasses.field(default=None, repr=False)
+    email_from: str = "Ostiary <no-reply@localhost>"
+    brand_name: str = "Ostiary"
+    brand_logo_url: str | None = None
+    email_templates_dir: Path | None = None
+    # Sign-in methods (hosted login page) and email-based flows
+    login_methods: tuple[str, ...] = ("password",)
+    require_email_verification: bool = False
+    email_code_ttl: int = 300
+    magic_link_same_browser: bool = False
+    new_code_invalidates_old: bool = True
+
+    @property
+    def smtp_configured(self) -> bool:
+        return self.smtp_host is not None
 
     @property
     def production(self) -> bool:
@@ -138,6 +158,20 @@ def load_settings(
             "LOG_FORMAT", "json" if production else "text", _choice("json", "text")
         ),
         db_pool_size=reader.get("DB_POOL_SIZE", 10, _int_range(1, 200)),
+        smtp_host=reader.get("SMTP_HOST", None, str),
+        smtp_port=reader.get("SMTP_PORT", 587, _int_range(1, 65535)),
+        smtp_security=reader.get("SMTP_SECURITY", "starttls", _choice("starttls", "tls", "none")),
+        smtp_username=reader.get("SMTP_USERNAME", None, str),
+        smtp_password=reader.get("SMTP_PASSWORD", None, str),
+        email_from=reader.get("EMAIL_FROM", "Ostiary <no-reply@localhost>", _parse_from),
+        brand_name=reader.get("BRAND_NAME", "Ostiary", _parse_brand),
+        brand_logo_url=reader.get("BRAND_LOGO_URL", None, _parse_https_or_http_url),
+        email_templates_dir=reader.get("EMAIL_TEMPLATES_DIR", None, _parse_dir),
+        login_methods=reader.get("LOGIN_METHODS", ("password",), _parse_login_methods),
+        require_email_verification=reader.get("REQUIRE_EMAIL_VERIFICATION", False, _parse_bool),
+        email_code_ttl=reader.get("EMAIL_CODE_TTL", 300, _int_range(60, 3600)),
+        magic_link_same_browser=reader.get("MAGIC_LINK_SAME_BROWSER", False, _parse_bool),
+        new_code_invalidates_old=reader.get("NEW_CODE_INVALIDATES_OLD", True, _parse_bool),
     )
     _check_consistency(settings)
     if create_dirs:
@@ -237,6 +271,54 @@ def _parse_bool(raw: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"must be true or false, got {raw!r}")
+
+
+LOGIN_METHODS = ("password", "email_code", "magic_link")
+
+
+def _parse_login_methods(raw: str) -> tuple[str, ...]:
+    """``password``, ``email_code``, ``magic_link``, ``code_and_link`` (= both email ways), or
+    a comma-separated combination."""
+    methods: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        expanded = ["email_code", "magic_link"] if item == "code_and_link" else [item]
+        for method in expanded:
+            if method not in LOGIN_METHODS:
+                raise ValueError(
+                    f"unknown sign-in method {method!r}; use password, email_code, magic_link, "
+                    "code_and_link or a comma-separated combination"
+                )
+            if method not in methods:
+                methods.append(method)
+    if not methods:
+        raise ValueError("name at least one sign-in method")
+    return tuple(methods)
+
+
+def _parse_from(raw: str) -> str:
+    if "@" not in raw or "\n" in raw or "\r" in raw:
+        raise ValueError(f"must be an address such as 'Acme <no-reply@acme.com>', got {raw!r}")
+    return raw
+
+
+def _parse_brand(raw: str) -> str:
+    if len(raw) > 60:
+        raise ValueError("must be at most 60 characters")
+    return raw
+
+
+def _parse_https_or_http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL, got {raw!r}")
+    return raw
+
+
+def _parse_dir(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"{raw!r} is not a folder")
+    return path
 
 
 def _int_range(low: int, high: int) -> Callable[[str], int]:

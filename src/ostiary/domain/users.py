@@ -6,7 +6,10 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-__all__ = ["User", "normalize_email"]
+__all__ = ["ADMIN_ROLE", "User", "normalize_email"]
+
+# The environment role that lets a user into the dashboard (`ostiary admins grant EMAIL`).
+ADMIN_ROLE = "ostiary_admin"
 
 
 def normalize_email(email: str) -> str:

@@ -13,6 +13,7 @@ from ostiary.protocol.redirect_uris import RedirectUriError, UriKind, validate_r
 from ostiary.services.clock import Clock
 from ostiary.services.errors import Conflict, InvalidInput, NotFound
 from ostiary.storage.apps import AppStore, TooManySecretsError
+from ostiary.storage.pages import Page
 
 __all__ = ["CONSOLE_NAME", "AppService", "NewSecret"]
 
@@ -213,6 +214,16 @@ class AppService:
 
     async def all(self) -> list[App]:
         return await self._store.all()
+
+    async def page(self, *, after: str | None, limit: int) -> Page[App]:
+        return await self._store.page(after=after, limit=limit)
+
+    async def console(self) -> App:
+        """The Ostiary Console app (created on first start by ``ensure_console``)."""
+        app = await self._store.console()
+        if app is None:
+            raise NotFound(f"The {CONSOLE_NAME} app does not exist yet: start Ostiary once.")
+        return app
 
     async def delete(self, ref: str) -> App:
         app = await self.get(ref)

@@ -4,10 +4,10 @@ process. Claims on rows (leases) keep two processes from sending the same notice
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -22,13 +22,15 @@ from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.sessions import SessionStore
 
+if TYPE_CHECKING:
+    from ostiary.services.worker import Wakeup
+
 __all__ = ["BackchannelService"]
 
 log = logging.getLogger("ostiary.backchannel")
 LEASE = timedelta(seconds=30)
 HTTP_TIMEOUT = 5.0
 SWEEP_EVERY = 30.0
-IDLE_POLL = 2.0
 
 
 class BackchannelService:
@@ -43,6 +45,7 @@ class BackchannelService:
         *,
         issuer: str,
         http: httpx.AsyncClient | None = None,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self._events = events
         self._deliveries = deliveries
@@ -52,7 +55,7 @@ class BackchannelService:
         self._clock = clock
         self._issuer = issuer
         self._http = http
-        self._wake = asyncio.Event()
+        self._wakeup = wakeup
         self._last_sweep = float("-inf")
 
     # -- ending sessions -------------------------------------------------------------------
@@ -68,7 +71,8 @@ class BackchannelService:
         }.get(status, AuthEvent.SESSION_EXPIRED)
         await self._events.record(event, user_id=session.user_id, session_id=session.id)
         await self._enqueue(session)
-        self._wake.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
         return True
 
     async def _enqueue(self, session: Session) -> None:
@@ -170,16 +174,6 @@ class BackchannelService:
             self._last_sweep = loop.time()
             await self.sweep_expired()
         await self.deliver_due()
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a database hiccup must not kill the loop
-                log.exception("background work failed; retrying")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
 
     async def close(self) -> None:
         if self._http is not None:

@@ -13,6 +13,8 @@ from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
+from ostiary.services.email import EmailService
+from ostiary.services.email_flows import EmailFlows
 from ostiary.services.events import AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
@@ -22,6 +24,7 @@ from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
+from ostiary.services.worker import BackgroundWorker
 
 __all__ = ["Services"]
 
@@ -47,3 +50,6 @@ class Services:
     organizations: OrganizationService
     roles: RoleService
     events: AuthLog
+    email: EmailService
+    email_flows: EmailFlows
+    worker: BackgroundWorker

@@ -151,3 +151,10 @@ class LogoutService:
             ended += await self._sessions.end(session, SessionStatus.REVOKED)
         await self._users.delete(user.id)
         return ended
+
+    async def revoke_user_sessions(self, user: User) -> int:
+        """End every live session of a user (with back-channel notices); how many ended."""
+        ended = 0
+        for session in await self._sessions.for_user(user.id):
+            ended += await self._sessions.end(session, SessionStatus.REVOKED)
+        return ended

@@ -23,6 +23,7 @@ from ostiary.domain.organizations import (
 from ostiary.services.clock import Clock
 from ostiary.services.errors import Conflict, InvalidInput, NotFound
 from ostiary.storage.organizations import DuplicateError, OrganizationStore, RoleStore
+from ostiary.storage.pages import Page
 from ostiary.storage.users import UserStore
 
 __all__ = ["OrgClaims", "OrganizationService", "RoleService"]
@@ -176,6 +177,18 @@ class RoleService:
     async def delete_permission(self, name: str) -> None:
         if not await self._store.delete_permission(name):
             raise NotFound(f"No permission {name!r}.")
+
+    async def permission(self, name: str) -> Permission:
+        permission = await self._store.get_permission(name)
+        if permission is None:
+            raise NotFound(f"No permission {name!r}.")
+        return permission
+
+    async def page(self, *, after: str | None, limit: int) -> Page[Role]:
+        return await self._store.page(after=after, limit=limit)
+
+    async def permissions_page(self, *, after: str | None, limit: int) -> Page[Permission]:
+        return await self._store.permissions_page(after=after, limit=limit)
 
 
 class OrganizationService:
@@ -332,6 +345,12 @@ class OrganizationService:
         orgs = await self._store.by_ids([m.organization_id for m in active])
         return [(orgs[m.organization_id], m) for m in active if m.organization_id in orgs]
 
+    async def memberships_of(self, user_id: str) -> list[tuple[Organization, Membership]]:
+        """Every organization the user belongs to, whatever the membership's status."""
+        memberships = await self._store.memberships_of_user(user_id)
+        orgs = await self._store.by_ids([m.organization_id for m in memberships])
+        return [(orgs[m.organization_id], m) for m in memberships if m.organization_id in orgs]
+
     async def claims(self, user_id: str, org_id: str | None) -> OrgClaims | None:
         """``oid``, ``roles`` and effective ``permissions`` for a token, when the user is an
         active member of the organization."""
@@ -357,3 +376,10 @@ class OrganizationService:
         if unknown:
             raise InvalidInput("roles", f"Unknown role(s): {', '.join(unknown)}.")
         return tuple(dict.fromkeys(names))
+
+    async def page(self, *, after: str | None, limit: int) -> Page[Organization]:
+        return await self._store.page(after=after, limit=limit)
+
+    async def members_page(self, org_id: str, *, after: str | None, limit: int) -> Page[Membership]:
+        await self.get(org_id)
+        return await self._store.members_page(org_id, after=after, limit=limit)

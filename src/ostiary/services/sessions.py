@@ -11,6 +11,7 @@ from ostiary.protocol.digests import Digester
 from ostiary.services.backchannel import BackchannelService
 from ostiary.services.clock import Clock
 from ostiary.services.errors import NotFound
+from ostiary.storage.pages import Page
 from ostiary.storage.sessions import SessionStore
 
 __all__ = ["COOKIE_NAME", "SessionService"]
@@ -117,3 +118,6 @@ class SessionService:
 
     async def all(self, *, user_id: str | None = None) -> list[Session]:
         return await self._store.all(user_id=user_id)
+
+    async def page_for_user(self, user_id: str, *, after: str | None, limit: int) -> Page[Session]:
+        return await self._store.page_for_user(user_id, after=after, limit=limit)

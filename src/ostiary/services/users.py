@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ from ostiary.domain.users import User
 from ostiary.services.clock import Clock
 from ostiary.services.errors import Conflict, InvalidInput, NotFound
 from ostiary.services.passwords import MAX_PASSWORD_LENGTH, PasswordService
+from ostiary.storage.pages import Page
 from ostiary.storage.users import DuplicateUserError, UserStore
 
 __all__ = ["UserService"]
@@ -17,6 +19,11 @@ __all__ = ["UserService"]
 # Deliberately loose: one @, no spaces, a dot in the domain. Deliverability is proven by the
 # verification email, not by a regular expression.
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+# What ``update`` may change; the password has its own method, roles theirs.
+PROFILE_FIELDS = frozenset(
+    {"email", "email_verified", "name", "given_name", "family_name", "picture", "locale",
+     "metadata", "external_id"}
+)  # fmt: skip
 
 
 class UserService:
@@ -98,6 +105,10 @@ class UserService:
         await self._store.delete(user.id)
         return user
 
+    async def set_password(self, user_id: str, password: str) -> None:
+        self.check_password_rules(password)
+        await self._store.set_password_hash(user_id, await self._passwords.hash(password))
+
     async def record_login(self, user_id: str) -> None:
         await self._store.record_login(user_id, self._clock.now())
 
@@ -106,3 +117,31 @@ class UserService:
         if role not in user.roles:
             await self._store.set_roles(user.id, (*user.roles, role))
         return await self.get(user.id)
+
+    async def page(self, *, after: str | None, limit: int, email: str | None = None) -> Page[User]:
+        return await self._store.page(after=after, limit=limit, email=email)
+
+    async def update(self, ref: str, **changes: Any) -> User:
+        """Change profile fields. A new email must be valid and free; unless ``email_verified``
+        is given too, it is unverified."""
+        user = await self.get(ref)
+        unknown = set(changes) - PROFILE_FIELDS
+        if unknown:
+            raise InvalidInput(
+                sorted(unknown)[0], f"Unknown field(s): {', '.join(sorted(unknown))}."
+            )
+        if "email" in changes:
+            email = str(changes["email"]).strip()
+            if len(email) > 320 or not EMAIL_RE.match(email):
+                raise InvalidInput("email", f"{email!r} is not a valid email address.")
+            changes["email"] = email
+            if email.lower() != user.email.lower():
+                changes.setdefault("email_verified", False)
+        updated = dataclasses.replace(user, **changes, updated_at=self._clock.now())
+        try:
+            await self._store.update_profile(updated)
+        except DuplicateUserError:
+            raise Conflict(
+                f"Another user already has the email {updated.email} or that external_id."
+            ) from None
+        return updated

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.apps import App, AppType, ClientSecret
+from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import apps, client_secrets
 
 __all__ = ["AppStore", "TooManySecretsError"]
@@ -91,6 +92,10 @@ class AppStore:
         async with self._engine.connect() as conn:
             rows = await conn.execute(sa.select(apps).order_by(apps.c.created_at, apps.c.id))
         return [_app(row) for row in rows]
+
+    async def page(self, *, after: str | None, limit: int) -> Page[App]:
+        """Apps in id (creation) order, for the management API."""
+        return await keyset_page(self._engine, apps, apps.c.id, _app, after=after, limit=limit)
 
     async def max_access_token_ttl(self) -> int | None:
         async with self._engine.connect() as conn:

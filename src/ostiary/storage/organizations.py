@@ -15,6 +15,7 @@ from ostiary.domain.organizations import (
     Permission,
     Role,
 )
+from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import memberships, organizations, permissions, roles
 
 __all__ = ["DuplicateError", "OrganizationStore", "RoleStore"]
@@ -182,6 +183,24 @@ class OrganizationStore:
             )
         return result.rowcount > 0
 
+    async def page(self, *, after: str | None, limit: int) -> Page[Organization]:
+        """Organizations in id (creation) order."""
+        return await keyset_page(
+            self._engine, organizations, organizations.c.id, _org, after=after, limit=limit
+        )
+
+    async def members_page(self, org_id: str, *, after: str | None, limit: int) -> Page[Membership]:
+        """The memberships of one organization in user id order."""
+        return await keyset_page(
+            self._engine,
+            memberships,
+            memberships.c.user_id,
+            _membership,
+            after=after,
+            limit=limit,
+            where=[memberships.c.organization_id == org_id],
+        )
+
 
 def _org_values(org: Organization) -> dict[str, Any]:
     return {
@@ -269,6 +288,28 @@ class RoleStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(permissions.delete().where(permissions.c.name == name))
         return result.rowcount > 0
+
+    async def page(self, *, after: str | None, limit: int) -> Page[Role]:
+        """Roles in id (creation) order."""
+        return await keyset_page(self._engine, roles, roles.c.id, _role, after=after, limit=limit)
+
+    async def permissions_page(self, *, after: str | None, limit: int) -> Page[Permission]:
+        """Permissions in name order."""
+        return await keyset_page(
+            self._engine, permissions, permissions.c.name, _permission, after=after, limit=limit
+        )
+
+    async def get_permission(self, name: str) -> Permission | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(permissions).where(permissions.c.name == name))
+            ).first()
+        return None if row is None else _permission(row)
+
+
+def _permission(row: sa.Row[Any]) -> Permission:
+    m = row._mapping
+    return Permission(name=m["name"], description=m["description"], created_at=m["created_at"])
 
 
 def _role_values(role: Role) -> dict[str, Any]:

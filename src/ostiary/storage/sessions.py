@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import LoginTransaction, Session, SessionStatus
+from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import grants, login_transactions, refresh_tokens, sessions
 
 __all__ = ["SessionStore", "revoke_session_tokens"]
@@ -158,6 +159,18 @@ class SessionStore:
         async with self._engine.connect() as conn:
             rows = await conn.execute(query)
         return [_session(row) for row in rows]
+
+    async def page_for_user(self, user_id: str, *, after: str | None, limit: int) -> Page[Session]:
+        """A user's sessions (every status) in id (creation) order."""
+        return await keyset_page(
+            self._engine,
+            sessions,
+            sessions.c.id,
+            _session,
+            after=after,
+            limit=limit,
+            where=[sessions.c.user_id == user_id],
+        )
 
     # -- login transactions ----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.users import User, normalize_email
+from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import users
 
 __all__ = ["DuplicateUserError", "UserStore"]
@@ -104,6 +105,14 @@ class UserStore:
                 users.update().where(users.c.id == user_id).values(password_hash=password_hash)
             )
 
+    async def mark_email_verified(self, user_id: str, now: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                users.update()
+                .where(users.c.id == user_id)
+                .values(email_verified=True, updated_at=now)
+            )
+
     async def record_login(self, user_id: str, now: datetime) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -114,3 +123,33 @@ class UserStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(users.delete().where(users.c.id == user_id))
         return result.rowcount > 0
+
+    async def page(self, *, after: str | None, limit: int, email: str | None = None) -> Page[User]:
+        """Users in id (creation) order, optionally only the one with ``email``."""
+        where = [] if email is None else [users.c.email_normalized == normalize_email(email)]
+        return await keyset_page(
+            self._engine, users, users.c.id, _user, after=after, limit=limit, where=where
+        )
+
+    async def update_profile(self, user: User) -> None:
+        """Write the profile fields of ``user`` (email, names, picture, locale, metadata,
+        external_id, email_verified, updated_at); raises DuplicateUserError on a taken email or
+        external_id."""
+        values = {
+            "email": user.email,
+            "email_normalized": normalize_email(user.email),
+            "email_verified": user.email_verified,
+            "name": user.name,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "picture": user.picture,
+            "locale": user.locale,
+            "metadata": user.metadata,
+            "external_id": user.external_id,
+            "updated_at": user.updated_at,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(users.update().where(users.c.id == user.id).values(**values))
+        except IntegrityError:
+            raise DuplicateUserError(user.email) from None
