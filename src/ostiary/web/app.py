@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ostiary.services.container import Services
+from ostiary.web.admin import admin_routes
 from ostiary.web.cors import CorsMiddleware
 from ostiary.web.health import healthz, readyz
 from ostiary.web.logs import RequestLogMiddleware
@@ -20,6 +21,13 @@ from ostiary.web.oauth.token import introspect, revoke, token
 from ostiary.web.oauth.userinfo import userinfo
 from ostiary.web.security import SecurityHeadersMiddleware
 from ostiary.web.ui.account import sessions_page
+from ostiary.web.ui.email import (
+    email_code_page,
+    forgot_password_page,
+    magic_link,
+    reset_password_page,
+    verify_email,
+)
 from ostiary.web.ui.login import consent_page, login_page, organization_page, signup_page
 
 __all__ = ["create_web_app"]
@@ -42,9 +50,15 @@ def routes() -> list[BaseRoute]:
         Route("/ui/signup", signup_page, methods=BOTH),
         Route("/ui/consent", consent_page, methods=BOTH),
         Route("/ui/organization", organization_page, methods=BOTH),
+        Route("/ui/login/code", email_code_page, methods=BOTH),
+        Route("/ui/login/link", magic_link, methods=GET),
+        Route("/ui/password/forgot", forgot_password_page, methods=BOTH),
+        Route("/ui/password/reset", reset_password_page, methods=BOTH),
+        Route("/ui/email/verify", verify_email, methods=GET),
         Route("/oidc/logout", logout, methods=BOTH),
         Route("/ui/account/sessions", sessions_page, methods=BOTH),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),
+        *admin_routes(),
         Route("/healthz", healthz, methods=GET),
         Route("/readyz", readyz, methods=GET),
     ]

@@ -2,85 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ostiary.domain.sessions import Session, SessionStatus
 from ostiary.domain.users import User
 from ostiary.protocol.scopes import SCOPE_DESCRIPTIONS
 from ostiary.services.authorize import PendingLogin, TransactionGone
+from ostiary.services.email_flows import EmailRateLimited
 from ostiary.services.errors import Conflict, InvalidInput
 from ostiary.services.events import AuthEvent
 from ostiary.services.login import LoginFailed, Throttled
 from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
 from ostiary.web.oauth.authorize import outcome_response
-from ostiary.web.pages import csrf_ok, csrf_token, error_page, render, set_cookie
+from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
+from ostiary.web.ui.email import NOTICES, start_email_sign_in
+from ostiary.web.ui.flow import (
+    client_ip,
+    csrf_failure,
+    form_text,
+    load_pending,
+    restart_elsewhere,
+    signed_in,
+)
 
 __all__ = ["consent_page", "login_page", "organization_page", "signup_page"]
-
-MAX_FIELD = 1024
-
-
-async def _pending(request: Request, txn_id: str | None) -> PendingLogin | TransactionGone:
-    services = services_of(request)
-    pending = await services.authorize.pending(txn_id)
-    if isinstance(pending, TransactionGone) and pending.app is None:
-        return await services.authorize.gone_for_client(request.query_params.get("client_id"))
-    return pending
-
-
-async def _gone(request: Request, gone: TransactionGone) -> Response:
-    """An expired or bookmarked login page: restart at the app, or explain what to do."""
-    if gone.initiate_login_uri:
-        return RedirectResponse(gone.initiate_login_uri, status_code=303)
-    services = services_of(request)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
-    app = f" to {gone.app.name}" if gone.app else ""
-    message = (
-        f"This sign-in page has expired or was opened from a bookmark. Go back{app} and "
-        "choose “Sign in” there to start again."
-    )
-    if session is not None:
-        user = await services.users.get(session.user_id)
-        message = f"You are already signed in as {user.email}. " + message
-    return render(
-        request,
-        "message.html",
-        {
-            "title": "Start again from the app",
-            "message": message,
-            "action_url": None,
-            "action_label": None,
-        },
-        status_code=400,
-    )
-
-
-def _csrf_failure(request: Request, back: str) -> Response:
-    return error_page(
-        request,
-        "Please try again",
-        "This form was open too long or came from another site, so it was not sent. "
-        "Go back and submit it again.",
-        status_code=403,
-        detail="CSRF token missing or wrong",
-        action_url=back,
-        action_label="Back to the form",
-    )
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value[:MAX_FIELD] if isinstance(value, str) else ""
-
-
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 # -- login ---------------------------------------------------------------------------------------
@@ -88,21 +38,34 @@ def _client_ip(request: Request) -> str | None:
 
 async def login_page(request: Request) -> Response:
     form = await request.form() if request.method == "POST" else None
-    txn_id = _text(form, "txn") if form is not None else request.query_params.get("txn")
-    pending = await _pending(request, txn_id)
+    txn_id = form_text(form, "txn") if form is not None else request.query_params.get("txn")
+    pending = await load_pending(request, txn_id)
     if isinstance(pending, TransactionGone):
-        return await _gone(request, pending)
+        return await restart_elsewhere(request, pending)
     services = services_of(request)
     session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
     reauth_user = await services.users.get(session.user_id) if session else None
     if form is None:
-        return _login_form(request, pending, reauth_user, pending.request.login_hint)
+        notice = NOTICES.get(request.query_params.get("notice", ""))
+        return _login_form(request, pending, reauth_user, pending.request.login_hint, notice=notice)
     if not csrf_ok(request, form.get("csrf_token")):
-        return _csrf_failure(request, f"/ui/login?txn={pending.txn.id}")
-    email, password = _text(form, "email").strip(), _text(form, "password")
+        return csrf_failure(request, f"/ui/login?txn={pending.txn.id}")
+    email, password = form_text(form, "email").strip(), form_text(form, "password")
     if reauth_user is not None:
         email = reauth_user.email
-    ip = _client_ip(request)
+    methods = services.settings.login_methods
+    if form.get("method") == "email" and _email_methods(methods):
+        if "@" not in email:
+            return _login_form(
+                request, pending, reauth_user, email, error="Enter your email address.", status=400
+            )
+        return await start_email_sign_in(request, pending, email)
+    if "password" not in methods:
+        return _login_form(
+            request, pending, reauth_user, email,
+            error="Sign-in with a password is turned off here: use the email option.", status=400,
+        )  # fmt: skip
+    ip = client_ip(request)
     client_id = pending.app.client_id
     try:
         user = await services.login.sign_in(email, password, ip)
@@ -118,7 +81,34 @@ async def login_page(request: Request) -> Response:
             AuthEvent.LOGIN_FAILED, email=email, client_id=client_id, ip=ip
         )
         return _login_form(request, pending, reauth_user, email, error=str(err), status=401)
-    return await _signed_in(request, pending, user, session, amr=("pwd",))
+    if services.settings.require_email_verification and not user.email_verified:
+        return await _verification_needed(request, pending, user)
+    return await signed_in(request, pending, user, session, amr=("pwd",))
+
+
+def _email_methods(methods: tuple[str, ...]) -> list[str]:
+    return [m for m in methods if m in ("email_code", "magic_link")]
+
+
+async def _verification_needed(request: Request, pending: PendingLogin, user: User) -> Response:
+    """Sign-in waits until the email is verified: send a (new) link and say so."""
+    services = services_of(request)
+    with contextlib.suppress(EmailRateLimited):  # a link went out recently: look for that one
+        await services.email_flows.send_verification(
+            user, txn_id=pending.txn.id, ip=client_ip(request)
+        )
+    return render(
+        request,
+        "message.html",
+        {
+            "title": "Verify your email first",
+            "message": f"We sent a link to {user.email}. Open it to verify your address, then "
+            "you can sign in.",
+            "action_url": None,
+            "action_label": None,
+        },
+        status_code=403,
+    )
 
 
 def _login_form(
@@ -128,10 +118,12 @@ def _login_form(
     email: str | None,
     *,
     error: str | None = None,
+    notice: str | None = None,
     status: int = 200,
 ) -> Response:
     services = services_of(request)
     signup = services.settings.signup_enabled and reauth_user is None
+    methods = services.settings.login_methods
     return render(
         request,
         "login.html",
@@ -142,55 +134,15 @@ def _login_form(
             "csrf_token": csrf_token(request),
             "email": reauth_user.email if reauth_user else email,
             "error": error,
-            "notice": None,
+            "notice": notice,
             "reauth": reauth_user is not None,
             "signup_url": f"/ui/signup?txn={pending.txn.id}" if signup else None,
+            "password_enabled": "password" in methods,
+            "email_methods": _email_methods(methods),
+            "forgot_url": f"/ui/password/forgot?txn={pending.txn.id}",
         },
         status_code=status,
     )
-
-
-async def _signed_in(
-    request: Request,
-    pending: PendingLogin,
-    user: User,
-    session: Session | None,
-    *,
-    amr: tuple[str, ...],
-) -> Response:
-    """Start (or refresh) the shared session, then continue the authorization request."""
-    services = services_of(request)
-    cookie: str | None = None
-    if session is not None and session.user_id == user.id:
-        session = await services.sessions.reauthenticate(session, amr)
-    else:
-        if session is not None:  # another user signs in on this browser
-            await services.sessions.end(session, SessionStatus.LOGGED_OUT)
-        session, cookie = await services.sessions.create(
-            user.id,
-            amr=amr,
-            user_agent=request.headers.get("user-agent"),
-            ip=_client_ip(request),
-        )
-    await services.users.record_login(user.id)
-    await services.events.record(
-        AuthEvent.LOGIN_SUCCEEDED,
-        user_id=user.id,
-        email=user.email,
-        client_id=pending.app.client_id,
-        session_id=session.id,
-        ip=_client_ip(request),
-    )
-    response = outcome_response(request, await services.authorize.resume(pending, session))
-    if cookie is not None:
-        set_cookie(
-            request,
-            response,
-            COOKIE_NAME,
-            cookie,
-            max_age=services.settings.session_absolute_timeout,
-        )
-    return response
 
 
 # -- sign-up -------------------------------------------------------------------------------------
@@ -199,10 +151,10 @@ async def _signed_in(
 async def signup_page(request: Request) -> Response:
     services = services_of(request)
     form = await request.form() if request.method == "POST" else None
-    txn_id = _text(form, "txn") if form is not None else request.query_params.get("txn")
-    pending = await _pending(request, txn_id)
+    txn_id = form_text(form, "txn") if form is not None else request.query_params.get("txn")
+    pending = await load_pending(request, txn_id)
     if isinstance(pending, TransactionGone):
-        return await _gone(request, pending)
+        return await restart_elsewhere(request, pending)
     if not services.settings.signup_enabled:
         return error_page(
             request,
@@ -216,10 +168,10 @@ async def signup_page(request: Request) -> Response:
     if form is None:
         return _signup_form(request, pending, email=pending.request.login_hint)
     if not csrf_ok(request, form.get("csrf_token")):
-        return _csrf_failure(request, f"/ui/signup?txn={pending.txn.id}")
-    email, name = _text(form, "email").strip(), _text(form, "name").strip()
+        return csrf_failure(request, f"/ui/signup?txn={pending.txn.id}")
+    email, name = form_text(form, "email").strip(), form_text(form, "name").strip()
     try:
-        user = await services.users.create(email, password=_text(form, "password"), name=name)
+        user = await services.users.create(email, password=form_text(form, "password"), name=name)
     except InvalidInput as err:
         return _signup_form(
             request, pending, email=email, name=name, field_errors={err.field: str(err)}
@@ -235,10 +187,23 @@ async def signup_page(request: Request) -> Response:
         )
     await services.events.record(
         AuthEvent.SIGNUP, user_id=user.id, email=user.email, client_id=pending.app.client_id,
-        ip=_client_ip(request),
+        ip=client_ip(request),
     )  # fmt: skip
+    await services.email_flows.send_verification(user, txn_id=pending.txn.id, ip=client_ip(request))
+    if services.settings.require_email_verification:
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "Check your email",
+                "message": f"We sent a link to {user.email}. Open it to verify your address, "
+                "then sign in.",
+                "action_url": None,
+                "action_label": None,
+            },
+        )
     session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
-    return await _signed_in(request, pending, user, session, amr=("pwd",))
+    return await signed_in(request, pending, user, session, amr=("pwd",))
 
 
 def _signup_form(
@@ -277,10 +242,10 @@ def _signup_form(
 async def consent_page(request: Request) -> Response:
     services = services_of(request)
     form = await request.form() if request.method == "POST" else None
-    txn_id = _text(form, "txn") if form is not None else request.query_params.get("txn")
-    pending = await _pending(request, txn_id)
+    txn_id = form_text(form, "txn") if form is not None else request.query_params.get("txn")
+    pending = await load_pending(request, txn_id)
     if isinstance(pending, TransactionGone):
-        return await _gone(request, pending)
+        return await restart_elsewhere(request, pending)
     session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
     if session is None:  # the session ended while the page was open: sign in again
         query = urlencode({"txn": pending.txn.id})
@@ -297,7 +262,7 @@ async def consent_page(request: Request) -> Response:
         }
         return render(request, "consent.html", context)
     if not csrf_ok(request, form.get("csrf_token")):
-        return _csrf_failure(request, f"/ui/consent?txn={pending.txn.id}")
+        return csrf_failure(request, f"/ui/consent?txn={pending.txn.id}")
     allow = form.get("decision") == "allow"
     return outcome_response(request, await services.authorize.consent(pending, session, allow))
 
@@ -308,10 +273,10 @@ async def consent_page(request: Request) -> Response:
 async def organization_page(request: Request) -> Response:
     services = services_of(request)
     form = await request.form() if request.method == "POST" else None
-    txn_id = _text(form, "txn") if form is not None else request.query_params.get("txn")
-    pending = await _pending(request, txn_id)
+    txn_id = form_text(form, "txn") if form is not None else request.query_params.get("txn")
+    pending = await load_pending(request, txn_id)
     if isinstance(pending, TransactionGone):
-        return await _gone(request, pending)
+        return await restart_elsewhere(request, pending)
     session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
     if session is None:
         return RedirectResponse(f"/ui/login?{urlencode({'txn': pending.txn.id})}", status_code=303)
@@ -331,8 +296,8 @@ async def organization_page(request: Request) -> Response:
             },
         )
     if not csrf_ok(request, form.get("csrf_token")):
-        return _csrf_failure(request, f"/ui/organization?txn={pending.txn.id}")
-    chosen = _text(form, "organization_id")
+        return csrf_failure(request, f"/ui/organization?txn={pending.txn.id}")
+    chosen = form_text(form, "organization_id")
     if chosen not in {org_id for org_id, _ in choices}:
         return error_page(
             request,
