@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 from typing import Any
 
 import uvicorn
@@ -43,9 +44,19 @@ async def _prepare(settings: Settings) -> None:
         await services.engine.dispose()
 
 
+def _metrics_dir(settings: Settings) -> None:
+    """Worker processes share Prometheus metrics through files in a fresh folder."""
+    folder = settings.data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(_prepare(settings))
     workers = args.workers or default_workers()
+    if workers > 1:
+        _metrics_dir(settings)
     print(
         f"Ostiary ({settings.environment.value}) on http://{args.host}:{args.port} "
         f"with {workers} worker(s)\n"

@@ -6,6 +6,8 @@ import enum
 import logging
 from typing import Any
 
+from prometheus_client import Counter
+
 from ostiary.domain.ids import new_id
 from ostiary.services.clock import Clock
 from ostiary.storage.events import EventStore
@@ -13,6 +15,7 @@ from ostiary.storage.events import EventStore
 __all__ = ["AuthEvent", "AuthLog"]
 
 log = logging.getLogger("ostiary.auth")
+EVENTS = Counter("ostiary_auth_events_total", "Authentication events by type", ["type"])
 
 
 class AuthEvent(enum.StrEnum):
@@ -56,6 +59,7 @@ class AuthLog:
             "detail": (detail or None) and detail[:500],
         }
         await self._store.insert(values)
+        EVENTS.labels(event.value).inc()
         log.info(event.value, extra={k: v for k, v in values.items() if v and k != "type"})
 
     async def recent(

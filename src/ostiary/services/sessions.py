@@ -116,6 +116,9 @@ class SessionService:
         that registered a back-channel logout URI. False when it had already ended."""
         return await self._backchannel.end_session(session, status)
 
+    async def count_live(self) -> int:
+        return await self._store.count_live(self._clock.now())
+
     async def all(self, *, user_id: str | None = None) -> list[Session]:
         return await self._store.all(user_id=user_id)
 

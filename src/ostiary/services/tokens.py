@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import Counter
+
 from ostiary.domain.apps import App, AppType
 from ostiary.domain.ids import new_id, new_token
 from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session, SessionStatus
@@ -44,6 +46,7 @@ from ostiary.storage.users import UserStore
 __all__ = ["ClientCredentials", "TokenIntrospection", "TokenService"]
 
 REFRESH_PURPOSE = "refresh_token"
+TOKENS_ISSUED = Counter("ostiary_tokens_issued_total", "Token responses by grant type", ["grant"])
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
@@ -123,10 +126,13 @@ class TokenService:
             )
         app = await self.authenticate_client(creds)
         if grant_type == "authorization_code":
-            return await self._authorization_code(app, form)
-        if grant_type == "refresh_token":
-            return await self._refresh_token(app, form)
-        return await self._client_credentials(app, form)
+            response = await self._authorization_code(app, form)
+        elif grant_type == "refresh_token":
+            response = await self._refresh_token(app, form)
+        else:
+            response = await self._client_credentials(app, form)
+        TOKENS_ISSUED.labels(grant_type).inc()
+        return response
 
     async def exchange_code_internally(
         self, app: App, code: str, redirect_uri: str, code_verifier: str | None

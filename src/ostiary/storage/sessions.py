@@ -152,6 +152,17 @@ class SessionStore:
             )
         return [_session(row) for row in rows]
 
+    async def count_live(self, now: datetime) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(sessions)
+            .where(sessions.c.status == SessionStatus.ACTIVE.value)
+            .where(sessions.c.absolute_expires_at > now)
+            .where(sa.or_(sessions.c.idle_expires_at.is_(None), sessions.c.idle_expires_at > now))
+        )
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def all(self, *, user_id: str | None = None, limit: int = 500) -> list[Session]:
         query = sa.select(sessions).order_by(sessions.c.last_active_at.desc()).limit(limit)
         if user_id is not None:

@@ -11,9 +11,11 @@ from starlette.staticfiles import StaticFiles
 
 from ostiary.services.container import Services
 from ostiary.web.admin import admin_routes
+from ostiary.web.api import ManagementApi
 from ostiary.web.cors import CorsMiddleware
 from ostiary.web.health import healthz, readyz
 from ostiary.web.logs import RequestLogMiddleware
+from ostiary.web.metrics import metrics
 from ostiary.web.oauth.authorize import authorize
 from ostiary.web.oauth.logout import logout
 from ostiary.web.oauth.metadata import discovery, jwks
@@ -59,8 +61,10 @@ def routes() -> list[BaseRoute]:
         Route("/ui/account/sessions", sessions_page, methods=BOTH),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),
         *admin_routes(),
+        Mount("/api/v1", app=ManagementApi(), name="api"),
         Route("/healthz", healthz, methods=GET),
         Route("/readyz", readyz, methods=GET),
+        Route("/metrics", metrics, methods=GET),
     ]
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ostiary.web.metrics import HTTP_LATENCY, HTTP_REQUESTS, route_label
+
 __all__ = ["RequestLogMiddleware", "configure_logging"]
 
 log = logging.getLogger("ostiary.access")
@@ -80,6 +82,10 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = route_label(scope["path"])
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_LATENCY.labels(route).observe(elapsed)
             client = scope.get("client")
             log.info(
                 "%s %s %s",
@@ -89,7 +95,7 @@ class RequestLogMiddleware:
                 extra={
                     "request_id": request_id,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(elapsed * 1000, 1),
                     "ip": client[0] if client else None,
                 },
             )
