@@ -38,6 +38,7 @@ from ostiary.protocol.errors import (
     OAuthError,
     UnknownClient,
 )
+from ostiary.protocol.redirect_uris import match_redirect_uri
 from ostiary.services.clock import Clock
 from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
@@ -169,7 +170,7 @@ class AuthorizeService:
             or "create" in request.prompt
             or (
                 request.max_age is not None
-                and (now - session.auth_time).total_seconds() > request.max_age
+                and (now - session.auth_time).total_seconds() >= request.max_age
             )
         )
         if "none" in request.prompt:
@@ -184,7 +185,7 @@ class AuthorizeService:
             return Redirect(await self.issue_code(app, request, chosen))
         if needs_login:
             txn = await self._new_transaction(app, request)
-            return ShowLogin(txn.id, signup="create" in request.prompt and session is None)
+            return ShowLogin(txn.id, signup="create" in request.prompt)
         assert session is not None
         chosen = await self._choose_organization(app, request, session)
         if not isinstance(chosen, Session):
@@ -279,7 +280,15 @@ class AuthorizeService:
             return TransactionGone(None, None)
         if txn.expires_at <= self._clock.now():
             return TransactionGone(app, app.initiate_login_uri)
-        return PendingLogin(txn, app, AuthorizationRequest.from_json(txn.request))
+        request = AuthorizationRequest.from_json(txn.request)
+        if request.return_to is None and not match_redirect_uri(
+            app.redirect_uris, request.redirect_uri, app_type=app.type.value,
+            production=self._production,
+        ):  # fmt: skip
+            # The redirect URI was unregistered while the page was open: never send a code
+            # (or an error) there. The app must start again, and will be told what is wrong.
+            return TransactionGone(app, None)
+        return PendingLogin(txn, app, request)
 
     async def gone_for_client(self, client_id: str | None) -> TransactionGone:
         """A bookmarked login page that names its app with ``client_id``."""

@@ -83,6 +83,6 @@ class LoginService:
 
     async def _count_failure(self, key: str, free: int, now: datetime) -> None:
         failures = await self._throttle.record_failure(key, now, window_seconds=WINDOW_SECONDS)
-        if failures > free:
-            delay = min(MAX_BLOCK_SECONDS, 2 ** min(failures - free, 20))
+        if failures >= free:  # the next attempt after the free ones waits, longer each time
+            delay = min(MAX_BLOCK_SECONDS, 2 ** min(failures - free + 1, 20))
             await self._throttle.block(key, now + timedelta(seconds=delay))

@@ -25,12 +25,19 @@ async def bearer_token(request: Request) -> str:
         raise InvalidRequest("Send the access token in one place only.")
     token = from_header or from_body
     if not token:
-        raise InvalidToken("An access token is required (Authorization: Bearer …).")
+        raise MissingToken("An access token is required (Authorization: Bearer <token>).")
     return token
 
 
+class MissingToken(InvalidToken):
+    """No credentials at all: RFC 6750 §3.1 answers with a bare challenge, no error code."""
+
+
 def _challenge(err: OAuthError) -> str:
-    description = err.description.replace('"', "'")
+    if isinstance(err, MissingToken):
+        return 'Bearer realm="ostiary"'
+    # RFC 6750 §3: error_description is printable ASCII without '"' and '\\'.
+    description = "".join(c for c in err.description if " " <= c <= "~" and c not in '"\\')
     return f'Bearer realm="ostiary", error="{err.error}", error_description="{description}"'
 
 
