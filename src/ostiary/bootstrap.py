@@ -39,8 +39,6 @@ from ostiary.storage.organizations import OrganizationStore, RoleStore
 from ostiary.storage.sessions import SessionStore
 from ostiary.storage.tokens import TokenStore
 from ostiary.storage.users import UserStore
-from ostiary.web.app import create_web_app
-from ostiary.web.logs import configure_logging
 
 __all__ = [
     "SchemaOutdatedError",
@@ -77,12 +75,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     keys = KeyService(
         KeyStore(engine),
-        app_store,
         KeyVault(settings.secret_key),
         clock,
         algorithm=settings.signing_algorithm,
         activation_delay=settings.key_activation_delay,
-        longest_token_ttl=settings.longest_token_ttl,
+        longest_token_ttl=settings.longest_signed_ttl,
     )
     events = AuthLog(EventStore(engine), clock)
     wakeup = Wakeup()
@@ -206,6 +203,10 @@ async def prepare(services: Services, *, migrate: bool | None = None) -> None:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     """The ASGI app; the database must already be prepared (see :func:`prepare`)."""
+    # Imported here, not at the top: the CLI builds services without the web layer and
+    # starts faster for it.
+    from ostiary.web.app import create_web_app
+
     services = build_services(settings, clock=clock)
 
     @contextlib.asynccontextmanager
@@ -229,6 +230,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` in each worker process."""
+    from ostiary.web.logs import configure_logging
+
     settings = load_settings()
     configure_logging(settings.log_format)
     return create_app(settings)

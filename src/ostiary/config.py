@@ -64,6 +64,7 @@ class Settings:
     # Serving
     log_format: str = "text"
     db_pool_size: int = 10
+    workers: int | None = None  # serve's default worker count (None: the number of CPUs)
     # Email
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -93,6 +94,15 @@ class Settings:
     def longest_token_ttl(self) -> int:
         """The longest lifetime of any JWT signed with environment defaults."""
         return max(self.access_token_ttl, self.id_token_ttl, self.client_credentials_ttl)
+
+    @property
+    def longest_signed_ttl(self) -> int:
+        """An upper bound on the lifetime of any token signed now or earlier: the defaults, and
+        the largest access-token lifetime an app may have (below the idle timeout, or a day when
+        there is none). A bound, not today's largest app setting, so that lowering an app's
+        lifetime never unpublishes a key whose longer-lived tokens are still valid."""
+        app_bound = self.session_idle_timeout or 86400
+        return max(self.longest_token_ttl, app_bound)
 
 
 T = TypeVar("T")
@@ -158,6 +168,7 @@ def load_settings(
             "LOG_FORMAT", "json" if production else "text", _choice("json", "text")
         ),
         db_pool_size=reader.get("DB_POOL_SIZE", 10, _int_range(1, 200)),
+        workers=reader.get("WORKERS", None, _int_range(1, 512)),
         smtp_host=reader.get("SMTP_HOST", None, str),
         smtp_port=reader.get("SMTP_PORT", 587, _int_range(1, 65535)),
         smtp_security=reader.get("SMTP_SECURITY", "starttls", _choice("starttls", "tls", "none")),

@@ -29,11 +29,8 @@ def register(sub: Any) -> None:
     serve.set_defaults(sync_handler=run)
 
 
-def default_workers() -> int:
-    configured = os.environ.get("OSTIARY_WORKERS")
-    if configured:
-        return max(1, int(configured))
-    return max(1, os.cpu_count() or 1)
+def default_workers(settings: Settings) -> int:
+    return settings.workers or max(1, os.cpu_count() or 1)
 
 
 async def _prepare(settings: Settings) -> None:
@@ -54,7 +51,7 @@ def _metrics_dir(settings: Settings) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(_prepare(settings))
-    workers = args.workers or default_workers()
+    workers = args.workers or default_workers(settings)
     if workers > 1:
         _metrics_dir(settings)
     print(

@@ -27,7 +27,12 @@ class SigningKey:
 def current_signing_key(keys: Sequence[SigningKey], now: datetime) -> SigningKey | None:
     """The newest key whose activation time has come."""
     active = [key for key in keys if key.activates_at <= now]
-    return max(active, key=lambda key: (key.activates_at, key.created_at), default=None)
+    return max(active, key=_order, default=None)
+
+
+def _order(key: SigningKey) -> tuple[datetime, datetime, str]:
+    """Newer activation wins; ties break on creation, then on the time-sortable id."""
+    return (key.activates_at, key.created_at, key.id)
 
 
 def _retired_at(key: SigningKey, keys: Sequence[SigningKey], now: datetime) -> datetime | None:
@@ -35,8 +40,7 @@ def _retired_at(key: SigningKey, keys: Sequence[SigningKey], now: datetime) -> d
     later = [
         other.activates_at
         for other in keys
-        if other.activates_at <= now
-        and (other.activates_at, other.created_at) > (key.activates_at, key.created_at)
+        if other.activates_at <= now and _order(other) > _order(key)
     ]
     return min(later, default=None)
 

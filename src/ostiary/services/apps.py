@@ -12,12 +12,13 @@ from ostiary.protocol.digests import Digester
 from ostiary.protocol.redirect_uris import RedirectUriError, UriKind, validate_registered_uri
 from ostiary.services.clock import Clock
 from ostiary.services.errors import Conflict, InvalidInput, NotFound
-from ostiary.storage.apps import AppStore, TooManySecretsError
+from ostiary.storage.apps import AppStore, DuplicateAppError, TooManySecretsError
 from ostiary.storage.pages import Page
 
 __all__ = ["CONSOLE_NAME", "AppService", "NewSecret"]
 
 CONSOLE_NAME = "Ostiary Console"
+CONSOLE_ID = "app_ostiary_console"
 SECRET_PURPOSE = "client_secret"
 MAX_REFRESH_REUSE_INTERVAL = 60
 MIN_ACCESS_TOKEN_TTL = 30
@@ -77,8 +78,10 @@ class AppService:
                 "type", f"Unknown app type {app_type!r}: use web, spa or native."
             ) from None
         now = self._clock.now()
+        is_console = bool(fields.pop("is_console", False))
         draft = App(
-            id=new_id("app"),
+            # One fixed id for the console: two nodes starting at once cannot both create it.
+            id=CONSOLE_ID if is_console else new_id("app"),
             client_id=new_client_id(kind.value),
             name=name,
             type=kind,
@@ -91,7 +94,7 @@ class AppService:
             post_logout_redirect_uris=(),
             initiate_login_uri=None,
             backchannel_logout_uri=None,
-            is_console=bool(fields.pop("is_console", False)),
+            is_console=is_console,
             created_at=now,
             updated_at=now,
         )
@@ -220,7 +223,7 @@ class AppService:
 
     async def console(self) -> App:
         """The Ostiary Console app (created on first start by ``ensure_console``)."""
-        app = await self._store.console()
+        app = await self._store.get(CONSOLE_ID)
         if app is None:
             raise NotFound(f"The {CONSOLE_NAME} app does not exist yet: start Ostiary once.")
         return app
@@ -239,16 +242,20 @@ class AppService:
         """Create the Ostiary Console app on first start; keep its URLs in step with the issuer."""
         redirect = f"{self._issuer}/admin/callback"
         post_logout = f"{self._issuer}/admin"
-        app = await self._store.console()
+        app = await self._store.get(CONSOLE_ID)
         if app is None:
-            app, _ = await self.create(
-                CONSOLE_NAME,
-                "web",
-                is_console=True,
-                redirect_uris=[redirect],
-                post_logout_redirect_uris=[post_logout],
-            )
-            return app
+            try:
+                app, _ = await self.create(
+                    CONSOLE_NAME,
+                    "web",
+                    is_console=True,
+                    redirect_uris=[redirect],
+                    post_logout_redirect_uris=[post_logout],
+                )
+                return app
+            except DuplicateAppError:  # another node created it a moment ago
+                app = await self._store.get(CONSOLE_ID)
+                assert app is not None
         if app.redirect_uris != (redirect,) or app.post_logout_redirect_uris != (post_logout,):
             app = dataclasses.replace(
                 app,

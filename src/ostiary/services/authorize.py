@@ -39,6 +39,7 @@ from ostiary.protocol.errors import (
     UnknownClient,
 )
 from ostiary.protocol.redirect_uris import match_redirect_uri
+from ostiary.services.apps import CONSOLE_ID
 from ostiary.services.clock import Clock
 from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
@@ -300,7 +301,7 @@ class AuthorizeService:
         ends at ``return_to`` (a path on the issuer) instead of issuing a code."""
         if not return_to.startswith("/") or return_to.startswith("//"):
             raise ValueError("return_to must be a path on the issuer")
-        console = await self._apps.console()
+        console = await self._apps.get(CONSOLE_ID)
         assert console is not None, "prepare() creates the console app"
         request = AuthorizationRequest(
             client_id=console.client_id,

@@ -12,7 +12,6 @@ from ostiary.domain.keys import SigningKey, current_signing_key, key_status, pub
 from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
 from ostiary.services.clock import Clock
-from ostiary.storage.apps import AppStore
 from ostiary.storage.keys import KeyStore
 
 __all__ = ["KeyInfo", "KeyService"]
@@ -34,7 +33,6 @@ class KeyService:
     def __init__(
         self,
         store: KeyStore,
-        apps: AppStore,
         vault: KeyVault,
         clock: Clock,
         *,
@@ -42,8 +40,9 @@ class KeyService:
         activation_delay: int,
         longest_token_ttl: int,
     ) -> None:
+        """``longest_token_ttl``: the longest lifetime any token signed now may have; retired
+        keys stay published that long (plus clock skew) after they stop signing."""
         self._store = store
-        self._apps = apps
         self._vault = vault
         self._clock = clock
         self._algorithm = algorithm
@@ -85,8 +84,7 @@ class KeyService:
         if not fresh and cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1], cached[2]
         keys = await self._store.all()
-        longest = max(self._longest_token_ttl, await self._apps.max_access_token_ttl() or 0)
-        retention = timedelta(seconds=longest) + CLOCK_SKEW
+        retention = timedelta(seconds=self._longest_token_ttl) + CLOCK_SKEW
         self._cached = (time.monotonic(), keys, retention)
         return keys, retention
 
@@ -94,6 +92,12 @@ class KeyService:
         keys, retention = await self._load()
         live = published_keys(keys, self._clock.now(), retention)
         return {"keys": [key.public_jwk for key in live]}
+
+    async def every_public_jwk(self) -> dict[str, Any]:
+        """Every key ever used, retired or not: for checking our own old tokens where expiry does
+        not matter (an ``id_token_hint`` at logout may be old)."""
+        keys, _ = await self._load()
+        return {"keys": [key.public_jwk for key in keys]}
 
     async def all(self) -> list[KeyInfo]:
         keys, retention = await self._load(fresh=True)

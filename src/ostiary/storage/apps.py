@@ -8,13 +8,18 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.apps import App, AppType, ClientSecret
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import apps, client_secrets
 
-__all__ = ["AppStore", "TooManySecretsError"]
+__all__ = ["AppStore", "DuplicateAppError", "TooManySecretsError"]
+
+
+class DuplicateAppError(Exception):
+    """An app with this id or client_id exists already."""
 
 
 class TooManySecretsError(Exception):
@@ -69,19 +74,19 @@ class AppStore:
 
     async def insert(self, app: App, secret: tuple[ClientSecret, str] | None = None) -> None:
         """Store a new app, and its first secret (with digest) in the same transaction."""
-        async with self._engine.begin() as conn:
-            await conn.execute(apps.insert().values(**_app_values(app)))
-            if secret is not None:
-                await self._insert_secret(conn, *secret)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(apps.insert().values(**_app_values(app)))
+                if secret is not None:
+                    await self._insert_secret(conn, *secret)
+        except IntegrityError:
+            raise DuplicateAppError(app.id) from None
 
     async def get(self, app_id: str) -> App | None:
         return await self._one(apps.c.id == app_id)
 
     async def get_by_client_id(self, client_id: str) -> App | None:
         return await self._one(apps.c.client_id == client_id)
-
-    async def console(self) -> App | None:
-        return await self._one(apps.c.is_console.is_(True))
 
     async def _one(self, where: sa.ColumnElement[bool]) -> App | None:
         async with self._engine.connect() as conn:
