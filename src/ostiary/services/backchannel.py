@@ -61,21 +61,22 @@ class BackchannelService:
     # -- ending sessions -------------------------------------------------------------------
 
     async def end_session(self, session: Session, status: SessionStatus) -> bool:
-        """End a session (tokens revoked in the same transaction) and queue a logout notice for
-        every web app of the session that registered a back-channel URI. Never blocks on them."""
-        if not await self._sessions.end(session.id, status, self._clock.now()):
+        """End a session: its tokens are revoked and a logout notice is queued for every web app
+        of the session that registered a back-channel URI, in one transaction. Delivery happens
+        later, in the background: it never blocks or fails the logout."""
+        deliveries = await self._deliveries_for(session)
+        if not await self._sessions.end(session.id, status, self._clock.now(), deliveries):
             return False
         event = {
             SessionStatus.LOGGED_OUT: AuthEvent.LOGOUT,
             SessionStatus.REVOKED: AuthEvent.SESSION_REVOKED,
         }.get(status, AuthEvent.SESSION_EXPIRED)
         await self._events.record(event, user_id=session.user_id, session_id=session.id)
-        await self._enqueue(session)
         if self._wakeup is not None:
             self._wakeup.set()
         return True
 
-    async def _enqueue(self, session: Session) -> None:
+    async def _deliveries_for(self, session: Session) -> list[BackchannelDelivery]:
         now = self._clock.now()
         deliveries = []
         for client_id in session.authenticated_clients:
@@ -95,7 +96,7 @@ class BackchannelService:
                     created_at=now,
                 )
             )
-        await self._deliveries.enqueue(deliveries)
+        return deliveries
 
     async def sweep_expired(self) -> int:
         """End sessions past their idle or absolute expiry, with the same notices as a logout."""

@@ -68,10 +68,15 @@ class LogoutService:
         claims = await self._verify_hint(hint) if hint else None
         app = await self._client(params.get("client_id") or None, claims)
         redirect_to = self._post_logout_uri(params, app)
-        same_user = (
-            claims is not None and session is not None and claims.get("sub") == session.user_id
+        # Without confirmation only when the hint is an ID token of *this* session: an old
+        # token (from an ended session, or another device of the same user) must not end it.
+        same_session = (
+            claims is not None
+            and session is not None
+            and claims.get("sub") == session.user_id
+            and claims.get("sid") == session.id
         )
-        needs_confirmation = session is not None and not same_user
+        needs_confirmation = session is not None and not same_session
         keep = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state")
         return LogoutPlan(
             app=app,
@@ -83,7 +88,7 @@ class LogoutService:
     async def _verify_hint(self, hint: str) -> dict[str, Any]:
         """An ID token we issued (it may have expired). Anything else is refused."""
         try:
-            decoded = jose.verify_jwt(hint, await self._keys.jwks(), list(ALGORITHMS))
+            decoded = jose.verify_jwt(hint, await self._keys.every_public_jwk(), list(ALGORITHMS))
         except (JoseError, ValueError):
             raise LogoutError(
                 "The id_token_hint was not issued by this server or has been altered."

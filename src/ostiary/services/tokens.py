@@ -222,8 +222,9 @@ class TokenService:
                 "The refresh token was already used; every token of this login is revoked."
             )
         user = await self._user(token.user_id)
+        # No nonce in refreshed ID tokens (OIDC Core §12.2): it belongs to the authentication.
         return await self._issue(
-            app, user, session, token.grant_id, scope, token.nonce,
+            app, user, session, token.grant_id, scope, None,
             with_id_token="openid" in scope, rotate=token,
         )  # fmt: skip
 

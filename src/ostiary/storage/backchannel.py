@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import BackchannelDelivery, DeliveryStatus
 from ostiary.storage.tables import backchannel_attempts, backchannel_deliveries
 
-__all__ = ["DeliveryStore"]
+__all__ = ["DeliveryStore", "insert_deliveries"]
 
 T = backchannel_deliveries
 
@@ -34,33 +34,40 @@ def _delivery(row: sa.Row[Any]) -> BackchannelDelivery:
     )
 
 
+async def insert_deliveries(
+    conn: AsyncConnection, deliveries: Sequence[BackchannelDelivery]
+) -> None:
+    """Queue notices inside the caller's transaction (the one that ends the session)."""
+    if not deliveries:
+        return
+    await conn.execute(
+        T.insert(),
+        [
+            {
+                "id": d.id,
+                "session_id": d.session_id,
+                "user_id": d.user_id,
+                "client_id": d.client_id,
+                "uri": d.uri,
+                "status": d.status.value,
+                "attempts": d.attempts,
+                "next_attempt_at": d.next_attempt_at,
+                "created_at": d.created_at,
+                "delivered_at": None,
+                "last_error": None,
+            }
+            for d in deliveries
+        ],
+    )
+
+
 class DeliveryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def enqueue(self, deliveries: Sequence[BackchannelDelivery]) -> None:
-        if not deliveries:
-            return
         async with self._engine.begin() as conn:
-            await conn.execute(
-                T.insert(),
-                [
-                    {
-                        "id": d.id,
-                        "session_id": d.session_id,
-                        "user_id": d.user_id,
-                        "client_id": d.client_id,
-                        "uri": d.uri,
-                        "status": d.status.value,
-                        "attempts": d.attempts,
-                        "next_attempt_at": d.next_attempt_at,
-                        "created_at": d.created_at,
-                        "delivered_at": None,
-                        "last_error": None,
-                    }
-                    for d in deliveries
-                ],
-            )
+            await insert_deliveries(conn, deliveries)
 
     async def claim_due(
         self, now: datetime, *, lease: timedelta, limit: int = 20

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ostiary.domain.sessions import LoginTransaction, Session, SessionStatus
+from ostiary.domain.sessions import (
+    BackchannelDelivery,
+    LoginTransaction,
+    Session,
+    SessionStatus,
+)
+from ostiary.storage.backchannel import insert_deliveries
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import grants, login_transactions, refresh_tokens, sessions
 
@@ -122,8 +129,15 @@ class SessionStore:
                     .values(authenticated_clients=clients)
                 )
 
-    async def end(self, session_id: str, status: SessionStatus, now: datetime) -> bool:
-        """End an active session and revoke its tokens; False when it had already ended."""
+    async def end(
+        self,
+        session_id: str,
+        status: SessionStatus,
+        now: datetime,
+        deliveries: Sequence[BackchannelDelivery] = (),
+    ) -> bool:
+        """End an active session, revoke its tokens and queue its back-channel notices, all in
+        one transaction (a notice is never lost between the two); False when it had ended."""
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 sessions.update()
@@ -134,6 +148,7 @@ class SessionStore:
             if result.rowcount == 0:
                 return False
             await revoke_session_tokens(conn, session_id, now)
+            await insert_deliveries(conn, deliveries)
         return True
 
     async def due_for_expiry(self, now: datetime, limit: int = 100) -> list[Session]:
