@@ -1,6 +1,7 @@
 """Interop fixtures: ``live_server`` (a real ``ostiary serve`` on a free local port, one per test
-module) and ``node_rp`` (openid-client on Node as a strict relying party). See
-``interop_harness.py`` for the helpers' methods.
+module) and ``node_rp`` (openid-client on Node as a strict relying party), and ``browser`` (Debian's
+Chromium through playwright, a fresh context per test). See ``interop_harness.py`` and
+``browser_harness.py`` for the helpers' methods.
 
 A test module that needs a differently configured server overrides the module-scoped fixture
 ``live_server_env`` (extra ``OSTIARY_*`` variables) in that module.
@@ -8,16 +9,24 @@ A test module that needs a differently configured server overrides the module-sc
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-from collections.abc import Iterator
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
-from interop_harness import INTEROP_DIR, LiveServer, NodeRP, start_live_server, stop_live_server
+from browser_harness import CHROMIUM, CHROMIUM_ARGS, BrowserSession, CallbackCatcher
+from interop_harness import (
+    IN_CI,
+    INTEROP_DIR,
+    LiveServer,
+    NodeRP,
+    start_live_server,
+    stop_live_server,
+)
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +87,63 @@ def node_executable() -> str:
 def node_rp(node_executable: str) -> NodeRP:
     """The openid-client relying party: ``node_rp(step, **params) -> dict``."""
     return NodeRP(node_executable)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """A headless Debian Chromium for the module (skipped without it; fails with CI=true).
+
+    Module-scoped on purpose: playwright's sync API keeps its own event loop marked as running
+    while it is alive, so a browser left open past the interop modules would break every later
+    pytest-asyncio test ("Runner.run() cannot be called from a running event loop")."""
+    if not CHROMIUM.exists():
+        _missing_tool(f"the browser interop tests need {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as missing:
+        _missing_tool(
+            f"the browser interop tests need playwright (pip install -e '.[test]'): {missing}"
+        )
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserSession]:
+    """A fresh browser context (its cookies are the browser's shared session) and a page in it;
+    every page visited is screenshotted to test-artifacts/screenshots/<test>-<NN>-<step>.png."""
+    context = chromium.new_context(viewport={"width": 1024, "height": 800}, locale="en-US")
+    session = BrowserSession(context, request.node.name)
+    if "live_server" in request.fixturenames:
+        server: LiveServer = request.getfixturevalue("live_server")
+        session.diagnostics = lambda: server.log()[-4000:]
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="module")
+def app_callback() -> Iterator[Callable[..., CallbackCatcher]]:
+    """``app_callback(path="/cb")``: a loopback "app" on a free port that records the URLs the
+    browser is sent back to (its ``.redirect_uri`` is what to register); one per call, closed at
+    the end of the module."""
+    made: list[CallbackCatcher] = []
+
+    def make(path: str = "/cb") -> CallbackCatcher:
+        catcher = CallbackCatcher(path)
+        made.append(catcher)
+        return catcher
+
+    try:
+        yield make
+    finally:
+        for catcher in made:
+            catcher.close()

@@ -32,8 +32,10 @@ from typing import Any
 
 import pytest
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 INTEROP_DIR = Path(__file__).resolve().parent
 RP_SCRIPT = INTEROP_DIR / "rp.mjs"
+CLI_BATCH_SCRIPT = INTEROP_DIR / "cli_batch.py"
 STARTUP_TIMEOUT = 30.0
 CLI_TIMEOUT = 60.0
 NODE_STEP_TIMEOUT = 90.0
@@ -56,7 +58,8 @@ def _ostiary_executable() -> str:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -75,6 +78,41 @@ class CliError(AssertionError):
         )
 
 
+@dataclass(frozen=True)
+class CliCommand:
+    """One ``ostiary`` command for ``LiveServer.cli_many`` (``--json`` is added)."""
+
+    args: tuple[str, ...]
+    input_text: str | None = None
+
+
+def app_command(
+    app_type: str = "web",
+    *,
+    name: str = "Interop RP",
+    redirect_uris: tuple[str, ...] | list[str] = (),
+    post_logout_redirect_uris: tuple[str, ...] | list[str] = (),
+    extra: tuple[str, ...] | list[str] = (),
+) -> CliCommand:
+    """``ostiary apps create …``."""
+    args = ["apps", "create", "--name", name, "--type", app_type]
+    for uri in redirect_uris:
+        args += ["--redirect-uri", uri]
+    for uri in post_logout_redirect_uris:
+        args += ["--post-logout-redirect-uri", uri]
+    return CliCommand((*args, *extra))
+
+
+def user_command(
+    email: str, password: str, *, name: str = "Interop User", email_verified: bool = True
+) -> CliCommand:
+    """``ostiary users create … --password-stdin`` with the password on standard input."""
+    args = ["users", "create", "--email", email, "--name", name, "--password-stdin"]
+    if email_verified:
+        args.append("--email-verified")
+    return CliCommand(tuple(args), password + "\n")
+
+
 @dataclass
 class LiveServer:
     """A running ``ostiary serve`` and the environment that reaches its data."""
@@ -90,12 +128,14 @@ class LiveServer:
         """An absolute URL on the server, e.g. ``url("/keys")``."""
         return f"{self.issuer}{path if path.startswith('/') else '/' + path}"
 
-    def cli(self, *args: str, check: bool = True) -> Any:
-        """Run ``ostiary ARGS --json`` on this server's data; return the parsed JSON."""
+    def cli(self, *args: str, check: bool = True, input_text: str | None = None) -> Any:
+        """Run ``ostiary ARGS --json`` on this server's data; return the parsed JSON.
+        ``input_text`` is fed on standard input (e.g. a password for ``--password-stdin``)."""
         argv = [*args, "--json"]
         done = subprocess.run(
             [_ostiary_executable(), *argv],
             env=self.env,
+            input=input_text if input_text is not None else "",
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT,
@@ -105,6 +145,38 @@ class LiveServer:
                 raise CliError(argv, done.returncode, done.stdout, done.stderr)
             return {"returncode": done.returncode, "stderr": done.stderr}
         return json.loads(done.stdout)
+
+    def cli_many(self, *commands: CliCommand) -> list[Any]:
+        """Run several ``ostiary … --json`` commands in ONE Python process (``cli_batch.py``
+        calls the console script's ``main(argv)`` for each, in order): the same CLI, without
+        paying the interpreter start-up and imports per command. Returns each parsed JSON;
+        raises ``CliError`` for the first command that fails."""
+        payload = [
+            {"argv": [*command.args, "--json"], "stdin": command.input_text or ""}
+            for command in commands
+        ]
+        done = subprocess.run(
+            [sys.executable, str(CLI_BATCH_SCRIPT)],
+            env=self.env,
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT * max(1, len(commands)),
+        )
+        try:
+            ran: list[dict[str, Any]] = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise CliError(["(batch)"], done.returncode, done.stdout, done.stderr) from None
+        results = []
+        for command, outcome in zip(payload, ran, strict=False):
+            if outcome["returncode"] != 0:
+                raise CliError(
+                    command["argv"], outcome["returncode"], outcome["stdout"], outcome["stderr"]
+                )
+            results.append(json.loads(outcome["stdout"]))
+        if len(results) != len(payload):
+            raise CliError(["(batch)"], done.returncode, done.stdout, done.stderr)
+        return results
 
     def create_app(
         self,
@@ -116,12 +188,27 @@ class LiveServer:
         extra: tuple[str, ...] | list[str] = (),
     ) -> dict[str, Any]:
         """Register an app with the CLI; a web app's answer includes ``client_secret``."""
-        args = ["apps", "create", "--name", name, "--type", app_type]
-        for uri in redirect_uris:
-            args += ["--redirect-uri", uri]
-        for uri in post_logout_redirect_uris:
-            args += ["--post-logout-redirect-uri", uri]
-        result: dict[str, Any] = self.cli(*args, *extra)
+        command = app_command(
+            app_type,
+            name=name,
+            redirect_uris=redirect_uris,
+            post_logout_redirect_uris=post_logout_redirect_uris,
+            extra=extra,
+        )
+        result: dict[str, Any] = self.cli(*command.args)
+        return result
+
+    def create_user(
+        self,
+        email: str,
+        password: str,
+        *,
+        name: str = "Interop User",
+        email_verified: bool = True,
+    ) -> dict[str, Any]:
+        """Create a user with the CLI (password on standard input); return its JSON."""
+        command = user_command(email, password, name=name, email_verified=email_verified)
+        result: dict[str, Any] = self.cli(*command.args, input_text=command.input_text)
         return result
 
     def log(self) -> str:
@@ -189,7 +276,7 @@ def start_live_server(base_dir: Path, extra_env: Mapping[str, str] | None = None
     caller stops it with ``stop_live_server``. Retries on another port if the port was taken."""
     failure = ""
     for attempt in range(3):
-        port = _free_port()
+        port = free_port()
         issuer = f"http://127.0.0.1:{port}"
         data_dir = base_dir / f"data-{attempt}"
         data_dir.mkdir(parents=True)
