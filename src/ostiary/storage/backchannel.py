@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import BackchannelDelivery, DeliveryStatus
+from ostiary.storage.queues import claim_due_rows
 from ostiary.storage.tables import backchannel_attempts, backchannel_deliveries
 
 __all__ = ["DeliveryStore", "insert_deliveries"]
@@ -74,30 +75,10 @@ class DeliveryStore:
     ) -> list[BackchannelDelivery]:
         """Due deliveries, each claimed for ``lease`` so that no other process sends it at the
         same time (a compare-and-set on ``next_attempt_at``; works on SQLite and PostgreSQL)."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(T)
-                    .where(T.c.status == DeliveryStatus.PENDING.value)
-                    .where(T.c.next_attempt_at <= now)
-                    .order_by(T.c.next_attempt_at)
-                    .limit(limit)
-                )
-            ).all()
-        claimed = []
-        for row in rows:
-            delivery = _delivery(row)
-            async with self._engine.begin() as conn:
-                result = await conn.execute(
-                    T.update()
-                    .where(T.c.id == delivery.id)
-                    .where(T.c.status == DeliveryStatus.PENDING.value)
-                    .where(T.c.next_attempt_at == delivery.next_attempt_at)
-                    .values(next_attempt_at=now + lease)
-                )
-            if result.rowcount == 1:
-                claimed.append(delivery)
-        return claimed
+        rows = await claim_due_rows(
+            self._engine, T, pending=DeliveryStatus.PENDING.value, now=now, lease=lease, limit=limit
+        )
+        return [_delivery(row) for row in rows]
 
     async def record_attempt(
         self,

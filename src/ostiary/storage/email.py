@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.email import Challenge, ChallengePurpose, EmailMessage, MessageStatus
+from ostiary.storage.queues import claim_due_rows
 from ostiary.storage.tables import email_challenges, outbox
 
 __all__ = ["ChallengeStore", "OutboxStore"]
@@ -78,30 +79,15 @@ class OutboxStore:
     async def claim_due(
         self, now: datetime, *, lease: timedelta, limit: int = 20
     ) -> list[EmailMessage]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox)
-                    .where(outbox.c.status == MessageStatus.PENDING.value)
-                    .where(outbox.c.next_attempt_at <= now)
-                    .order_by(outbox.c.next_attempt_at)
-                    .limit(limit)
-                )
-            ).all()
-        claimed = []
-        for row in rows:
-            message = _message(row)
-            async with self._engine.begin() as conn:
-                result = await conn.execute(
-                    outbox.update()
-                    .where(outbox.c.id == message.id)
-                    .where(outbox.c.status == MessageStatus.PENDING.value)
-                    .where(outbox.c.next_attempt_at == message.next_attempt_at)
-                    .values(next_attempt_at=now + lease)
-                )
-            if result.rowcount == 1:
-                claimed.append(message)
-        return claimed
+        rows = await claim_due_rows(
+            self._engine,
+            outbox,
+            pending=MessageStatus.PENDING.value,
+            now=now,
+            lease=lease,
+            limit=limit,
+        )
+        return [_message(row) for row in rows]
 
     async def sent(self, message_id: str, now: datetime, *, keep_body: bool) -> None:
         """Mark sent. Unless ``keep_body``, the bodies (which hold links and codes) are wiped."""
