@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 
 __all__ = ["EmailService"]
 
+
+def _mime(message: EmailMessage, sender: str) -> MimeMessage:
+    mime = MimeMessage()
+    mime["From"] = sender
+    mime["To"] = message.to_address
+    mime["Subject"] = message.subject
+    mime["Message-ID"] = make_msgid(domain="ostiary")
+    mime.set_content(message.text_body or "")
+    if message.html_body:
+        mime.add_alternative(message.html_body, subtype="html")
+    return mime
+
+
 log = logging.getLogger("ostiary.email")
 TEMPLATES = Path(__file__).parent / "email_templates"
 RETRY_DELAYS = (30, 120, 600, 1800, 3600)
@@ -99,14 +112,13 @@ class EmailService:
 
     async def _deliver(self, message: EmailMessage) -> bool:
         settings = self._settings
-        mime = MimeMessage()
-        mime["From"] = settings.email_from
-        mime["To"] = message.to_address
-        mime["Subject"] = message.subject
-        mime["Message-ID"] = make_msgid(domain="ostiary")
-        mime.set_content(message.text_body or "")
-        if message.html_body:
-            mime.add_alternative(message.html_body, subtype="html")
+        try:
+            mime = _mime(message, settings.email_from)
+        except ValueError as exc:  # e.g. a header that cannot be encoded: never retry, never
+            # let one bad message stop the others
+            await self._store.failed(message.id, f"unsendable: {exc}"[:300], None)
+            log.warning("email not sendable", extra={"email_id": message.id})
+            return False
         try:
             await aiosmtplib.send(
                 mime,

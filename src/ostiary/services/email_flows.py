@@ -19,9 +19,9 @@ from ostiary.domain.users import User, normalize_email
 from ostiary.protocol.digests import Digester
 from ostiary.services.clock import Clock
 from ostiary.services.email import EmailService
-from ostiary.services.errors import ServiceError
+from ostiary.services.errors import InvalidInput, ServiceError
 from ostiary.services.sessions import SessionService
-from ostiary.services.users import UserService
+from ostiary.services.users import EMAIL_RE, UserService
 from ostiary.storage.email import ChallengeStore
 from ostiary.storage.users import UserStore
 
@@ -166,6 +166,9 @@ class EmailFlows:
     # -- verification ----------------------------------------------------------------------
 
     async def send_verification(self, user: User, *, txn_id: str | None, ip: str | None) -> None:
+        """Raises EmailRateLimited: anyone can sign up with someone else's address, so these
+        links count against the same per-email and per-IP limits."""
+        await self._check_limits(normalize_email(user.email), ip)
         ttl = LINK_TTL[ChallengePurpose.VERIFY]
         _, link, _ = await self._challenge(
             ChallengePurpose.VERIFY, normalize_email(user.email), user, ttl=ttl, ip=ip,
@@ -197,6 +200,8 @@ class EmailFlows:
     ) -> None:
         """Email a reset link when the account exists. Same answer and the same writes either
         way (the challenge row is written for unknown emails too), so nothing is revealed."""
+        if not EMAIL_RE.match(email.strip()):
+            raise InvalidInput("email", "Enter a valid email address.")
         normalized = normalize_email(email)
         await self._check_limits(normalized, ip)
         user = await self._user_store.get_by_email(normalized)
@@ -247,6 +252,8 @@ class EmailFlows:
         browser_id: str | None,
         app_name: str,
     ) -> Challenge:
+        if not EMAIL_RE.match(email.strip()):
+            raise InvalidInput("email", "Enter a valid email address.")
         normalized = normalize_email(email)
         await self._check_limits(normalized, ip)
         methods = self._settings.login_methods
@@ -290,7 +297,8 @@ class EmailFlows:
             if attempts >= MAX_CODE_ATTEMPTS:
                 raise ChallengeFailed("locked", "Too many wrong codes. Ask for a new code.")
             left = MAX_CODE_ATTEMPTS - attempts
-            raise ChallengeFailed("wrong", f"That code is not right. {left} tries left.")
+            tries = "1 try" if left == 1 else f"{left} tries"
+            raise ChallengeFailed("wrong", f"That code is not right. {tries} left.")
         await self._consume(challenge)
         return await self._signed_in(challenge)
 

@@ -196,7 +196,7 @@ class ChallengeStore:
     async def sent_since(
         self, *, since: datetime, email: str | None = None, ip: str | None = None
     ) -> int:
-        query = sa.select(sa.func.count()).select_from(C).where(C.c.created_at >= since)
+        query = sa.select(sa.func.count()).select_from(C).where(C.c.created_at > since)
         if email is not None:
             query = query.where(C.c.email == email)
         if ip is not None:
@@ -209,7 +209,7 @@ class ChallengeStore:
     ) -> datetime | None:
         query = (
             sa.select(C.c.created_at)
-            .where(C.c.created_at >= since)
+            .where(C.c.created_at > since)
             .order_by(C.c.created_at)
             .limit(1)
         )

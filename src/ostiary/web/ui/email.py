@@ -67,6 +67,15 @@ async def start_email_sign_in(request: Request, pending: PendingLogin, email: st
             browser_id=request.cookies.get(CSRF_COOKIE),
             app_name=pending.app.name,
         )
+    except InvalidInput as err:
+        return error_page(
+            request,
+            "Check the email address",
+            str(err),
+            status_code=400,
+            action_url=f"/ui/login?txn={pending.txn.id}",
+            action_label="Back to sign in",
+        )
     except EmailRateLimited as err:
         response = error_page(
             request,
@@ -176,12 +185,12 @@ async def forgot_password_page(request: Request) -> Response:
     if not csrf_ok(request, form.get("csrf_token")):
         return csrf_failure(request, "/ui/password/forgot")
     email = form_text(form, "email").strip()
-    if "@" not in email:
-        return page(email, "Enter the email address of your account.", 400)
     try:
         await services.email_flows.request_password_reset(
             email, ip=client_ip(request), txn_id=txn_id or None
         )
+    except InvalidInput:
+        return page(email, "Enter the email address of your account.", 400)
     except EmailRateLimited as err:
         response = page(email, str(err), 429)
         response.headers["retry-after"] = str(err.retry_after)
@@ -245,12 +254,17 @@ async def _back_to_app(request: Request, txn_id: str | None, notice: str) -> Res
         return RedirectResponse(f"/ui/login?{query}", status_code=303)
     if pending.initiate_login_uri:
         return RedirectResponse(pending.initiate_login_uri, status_code=303)
+    services = services_of(request)
+    signed_in_now = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    message = NOTICES[notice].replace("Sign in", "Go back to your app and sign in")
+    if signed_in_now is not None:
+        message = message.split(".")[0] + ". Go back to your app to continue."
     return render(
         request,
         "message.html",
         {
             "title": "All set",
-            "message": NOTICES[notice].replace("Sign in", "Go back to your app and sign in"),
+            "message": message,
             "action_url": None,
             "action_label": None,
         },

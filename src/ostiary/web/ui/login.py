@@ -55,10 +55,6 @@ async def login_page(request: Request) -> Response:
         email = reauth_user.email
     methods = services.settings.login_methods
     if form.get("method") == "email" and _email_methods(methods):
-        if "@" not in email:
-            return _login_form(
-                request, pending, reauth_user, email, error="Enter your email address.", status=400
-            )
         return await start_email_sign_in(request, pending, email)
     if "password" not in methods:
         return _login_form(
