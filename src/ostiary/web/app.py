@@ -10,8 +10,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ostiary.services.container import Services
+from ostiary.web import api
 from ostiary.web.admin import admin_routes
-from ostiary.web.api import ManagementApi
 from ostiary.web.cors import CorsMiddleware
 from ostiary.web.health import healthz, readyz
 from ostiary.web.logs import RequestLogMiddleware
@@ -61,7 +61,7 @@ def routes() -> list[BaseRoute]:
         Route("/ui/account/sessions", sessions_page, methods=BOTH),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),
         *admin_routes(),
-        Mount("/api/v1", app=ManagementApi(), name="api"),
+        api.mount(),
         Route("/healthz", healthz, methods=GET),
         Route("/readyz", readyz, methods=GET),
         Route("/metrics", metrics, methods=GET),
