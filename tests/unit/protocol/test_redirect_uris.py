@@ -107,9 +107,7 @@ def test_accepted_uri_is_returned_unchanged(
     uri: str, kind: UriKind, app_type: str, production: bool
 ) -> None:
     """An allowed URL passes registration and comes back exactly as given."""
-    assert (
-        validate_registered_uri(uri, kind=kind, app_type=app_type, production=production) == uri
-    )
+    assert validate_registered_uri(uri, kind=kind, app_type=app_type, production=production) == uri
 
 
 def test_exactly_max_length_is_accepted_in_both_environments() -> None:
@@ -151,12 +149,12 @@ REFUSED = [
     ),
     # query and fragment, both environments
     *[
-        pytest.param(uri, kind, app, env, rule, part, id=f"{rule}-{app}-{kind}-{name}")
-        for uri, rule, part in (
-            ("https://a.com/cb?x=1", "query", "?x=1"),
-            ("https://a.com/cb#frag", "fragment", "#frag"),
-            ("https://a.com/cb?", "query", "'?'"),
-            ("https://a.com/cb#", "fragment", "'#'"),
+        pytest.param(uri, kind, app, env, rule, part, id=f"{case}-{app}-{kind}-{name}")
+        for uri, rule, part, case in (
+            ("https://a.com/cb?x=1", "query", "?x=1", "query"),
+            ("https://a.com/cb#frag", "fragment", "#frag", "fragment"),
+            ("https://a.com/cb?", "query", "'?'", "empty-query"),
+            ("https://a.com/cb#", "fragment", "'#'", "empty-fragment"),
         )
         for kind, app in ((REDIRECT, "web"), (POST_LOGOUT, "spa"), (BACKCHANNEL, "web"))
         for env, name in ((DEV, "dev"), (PROD, "prod"))
@@ -182,7 +180,12 @@ REFUSED = [
         "HTTPS://a.com/cb", REDIRECT, "web", DEV, "uppercase_scheme", "'https'", id="upper"
     ),
     pytest.param(
-        "Com.Example.App:/cb", REDIRECT, "native", PROD, "uppercase_scheme", "com.example.app",
+        "Com.Example.App:/cb",
+        REDIRECT,
+        "native",
+        PROD,
+        "uppercase_scheme",
+        "com.example.app",
         id="upper-custom",
     ),
     # custom schemes are for native apps only
@@ -196,16 +199,31 @@ REFUSED = [
         for env, n in ((DEV, "dev"), (PROD, "prod"))
     ],
     pytest.param(
-        "myapp:/login", INITIATE, "spa", PROD, "custom_scheme_not_native", "https",
+        "myapp:/login",
+        INITIATE,
+        "spa",
+        PROD,
+        "custom_scheme_not_native",
+        "https",
         id="initiate-custom-spa",
     ),
     pytest.param(
-        "myapp:callback", REDIRECT, "native", DEV, "custom_scheme_path", "myapp:/callback",
+        "myapp:callback",
+        REDIRECT,
+        "native",
+        DEV,
+        "custom_scheme_path",
+        "myapp:/callback",
         id="custom-no-slash",
     ),
     pytest.param("myapp:", REDIRECT, "native", DEV, "custom_scheme_path", "'/'", id="custom-empty"),
     pytest.param(
-        "urn:ietf:wg:oauth:2.0:oob", REDIRECT, "native", DEV, "custom_scheme_path", "urn:",
+        "urn:ietf:wg:oauth:2.0:oob",
+        REDIRECT,
+        "native",
+        DEV,
+        "custom_scheme_path",
+        "urn:",
         id="oob",
     ),
     pytest.param(
@@ -230,18 +248,30 @@ REFUSED = [
         for env, n in ((DEV, "dev"), (PROD, "prod"))
     ],
     pytest.param(
-        "https://b\u00fccher.de/cb", REDIRECT, "web", PROD, "non_ascii_host", "xn--bcher-kva.de",
+        "https://b\u00fccher.de/cb",
+        REDIRECT,
+        "web",
+        PROD,
+        "non_ascii_host",
+        "xn--bcher-kva.de",
         id="idn-host",
     ),
     pytest.param(
         "https://a.com/caf\u00e9", REDIRECT, "web", DEV, "non_ascii", "%C3%A9", id="non-ascii-path"
     ),
     pytest.param(
-        "https://App.Example.com/cb", REDIRECT, "web", DEV, "uppercase_host", "'app.example.com'",
+        "https://App.Example.com/cb",
+        REDIRECT,
+        "web",
+        DEV,
+        "uppercase_host",
+        "'app.example.com'",
         id="upper-host",
     ),
     pytest.param("https://a.com:0/cb", REDIRECT, "web", DEV, "invalid_port", "'0'", id="port-0"),
-    pytest.param("https://a.com:65536/cb", REDIRECT, "web", PROD, "invalid_port", "65536", id="big"),
+    pytest.param(
+        "https://a.com:65536/cb", REDIRECT, "web", PROD, "invalid_port", "65536", id="big"
+    ),
     pytest.param("https://a.com:abc/cb", REDIRECT, "web", DEV, "invalid_port", "abc", id="alpha"),
     pytest.param("https://a.com:/cb", REDIRECT, "web", DEV, "invalid_port", "''", id="port-empty"),
     pytest.param("https://a.com:0443/cb", REDIRECT, "web", DEV, "invalid_port", "0443", id="lead0"),
@@ -270,17 +300,31 @@ REFUSED = [
     # production: https only
     *[
         pytest.param(
-            "http://app.example.com/cb", kind, app, PROD, "http_in_production",
-            "https://app.example.com/cb", id=f"http-{app}-{kind}-prod",
+            "http://app.example.com/cb",
+            kind,
+            app,
+            PROD,
+            "http_in_production",
+            "https://app.example.com/cb",
+            id=f"http-{app}-{kind}-prod",
         )
         for app, kind in (
-            ("web", REDIRECT), ("spa", REDIRECT), ("native", REDIRECT), ("spa", POST_LOGOUT),
-            ("web", INITIATE), ("web", BACKCHANNEL),
+            ("web", REDIRECT),
+            ("spa", REDIRECT),
+            ("native", REDIRECT),
+            ("spa", POST_LOGOUT),
+            ("web", INITIATE),
+            ("web", BACKCHANNEL),
         )
-    ],  # fmt: skip
+    ],
     pytest.param(
-        "http://app.example.com:8080/cb", REDIRECT, "web", PROD, "http_in_production",
-        "https://app.example.com:8080/cb", id="http-port-prod",
+        "http://app.example.com:8080/cb",
+        REDIRECT,
+        "web",
+        PROD,
+        "http_in_production",
+        "https://app.example.com:8080/cb",
+        id="http-port-prod",
     ),
     # production: no localhost name, loopback IPs only for native apps
     *[
@@ -295,17 +339,29 @@ REFUSED = [
         )
     ],
     pytest.param(
-        "http://localhost/cb", REDIRECT, "native", PROD, "localhost_in_production", "8252",
+        "http://localhost/cb",
+        REDIRECT,
+        "native",
+        PROD,
+        "localhost_in_production",
+        "8252",
         id="localhost-cites-rfc",
     ),
     *[
-        pytest.param(uri, kind, app, PROD, "loopback_in_production", host, id=f"{host}-{app}-{kind}")
+        pytest.param(
+            uri, kind, app, PROD, "loopback_in_production", host, id=f"{host}-{app}-{kind}"
+        )
         for uri, host in (("http://127.0.0.1:3000/cb", "127.0.0.1"), ("http://[::1]/cb", "[::1]"))
         for app, kind in (("web", REDIRECT), ("spa", REDIRECT), ("web", BACKCHANNEL))
     ],
     pytest.param(
-        "http://localhost:8000/bcl", BACKCHANNEL, "web", PROD, "localhost_in_production",
-        "localhost", id="backchannel-localhost-prod",
+        "http://localhost:8000/bcl",
+        BACKCHANNEL,
+        "web",
+        PROD,
+        "localhost_in_production",
+        "localhost",
+        id="backchannel-localhost-prod",
     ),
     # wildcards: shape (development)
     *[
@@ -334,7 +390,12 @@ REFUSED = [
         )
     ],
     pytest.param(
-        "myapp://*/cb", REDIRECT, "native", DEV, "wildcard_not_in_host", "custom scheme",
+        "myapp://*/cb",
+        REDIRECT,
+        "native",
+        DEV,
+        "wildcard_not_in_host",
+        "custom scheme",
         id="in-custom-scheme-uri",
     ),
     # wildcards: never in production, never for kinds Ostiary sends to
@@ -349,7 +410,12 @@ REFUSED = [
     ],
     *[
         pytest.param(
-            "https://*.acme.com/x", kind, "web", env, "wildcard_not_allowed_for_kind", "concrete",
+            "https://*.acme.com/x",
+            kind,
+            "web",
+            env,
+            "wildcard_not_allowed_for_kind",
+            "concrete",
             id=f"{kind}-{name}",
         )
         for kind in (INITIATE, BACKCHANNEL)
@@ -358,7 +424,12 @@ REFUSED = [
     # back-channel logout: web apps only, http(s) only
     *[
         pytest.param(
-            "https://app.example.com/bcl", BACKCHANNEL, app, env, "backchannel_web_only", app_name,
+            "https://app.example.com/bcl",
+            BACKCHANNEL,
+            app,
+            env,
+            "backchannel_web_only",
+            app_name,
             id=f"backchannel-{app}-{name}",
         )
         for app, app_name in (("spa", "single-page"), ("native", "native app"))
@@ -366,7 +437,12 @@ REFUSED = [
     ],
     *[
         pytest.param(
-            uri, BACKCHANNEL, "web", env, "backchannel_custom_scheme", "POST",
+            uri,
+            BACKCHANNEL,
+            "web",
+            env,
+            "backchannel_custom_scheme",
+            "POST",
             id=f"backchannel-custom-{name}",
         )
         for uri in ("myapp:/bcl",)
@@ -447,14 +523,16 @@ def test_error_is_a_value_error_with_rule_attribute() -> None:
     assert str(err) == "Some sentence."
 
 
-@pytest.mark.parametrize("app_type", ["", "mobile", "WEB"])
+@pytest.mark.parametrize("app_type", ["", "mobile", "WEB"], ids=["empty", "mobile", "upper"])
 def test_unknown_app_type_is_refused(app_type: str) -> None:
     """An app type other than web, spa or native is refused, by validation and matching."""
     err = _refuse("https://a.com/cb", app_type=app_type)
     assert err.rule == "unknown_app_type"
     assert "'native'" in str(err)
     with pytest.raises(RedirectUriError):
-        match_redirect_uri(["https://a.com/cb"], "https://a.com/cb", app_type=app_type)
+        match_redirect_uri(
+            ["https://a.com/cb"], "https://a.com/cb", app_type=app_type, production=DEV
+        )
 
 
 def test_uri_kind_values_are_stable_strings() -> None:
@@ -488,7 +566,9 @@ def _matches(
 )
 def test_exact_registered_uri_matches(app_type: str, uri: str, production: bool) -> None:
     """A presented URL identical to a registered one matches."""
-    assert _matches(["https://other.example.com/cb", uri], uri, app_type=app_type, production=production)
+    assert _matches(
+        ["https://other.example.com/cb", uri], uri, app_type=app_type, production=production
+    )
 
 
 def test_empty_registered_list_matches_nothing() -> None:
@@ -615,6 +695,11 @@ def test_wildcard_entry_is_ignored_in_production() -> None:
     assert not _matches(registered, "https://*.acme.com/cb", production=PROD)
 
 
+def test_literal_star_does_not_match_wildcard_entry() -> None:
+    """A presented URL containing a literal '*' host label is not a match for a wildcard."""
+    assert not _matches(["https://*.acme.com/cb"], "https://*.acme.com/cb")
+
+
 def test_invalid_wildcard_entry_matches_nothing() -> None:
     """A wildcard entry that breaks the rules (e.g. '*.com') never matches."""
     assert not _matches(["https://*.com/cb"], "https://evil.com/cb")
@@ -680,21 +765,23 @@ def test_native_localhost_has_no_any_port_rule() -> None:
 
 
 @pytest.mark.parametrize(
-    ("app_type", "dev_only"),
+    ("app_type", "dev_only", "presented"),
     [
-        pytest.param("web", "http://localhost:3000/cb", id="localhost-web"),
-        pytest.param("spa", "http://127.0.0.1:3000/cb", id="loopback-spa"),
-        pytest.param("native", "http://localhost/cb", id="localhost-native"),
-        pytest.param("web", "http://app.example.com/cb", id="http-web"),
-        pytest.param("spa", "https://*.example.com/cb", id="wildcard-spa"),
+        pytest.param("web", "http://localhost:3000/cb", "http://localhost:3000/cb", id="localhost"),
+        pytest.param("spa", "http://127.0.0.1:3000/cb", "http://127.0.0.1:3000/cb", id="loopback"),
+        pytest.param("native", "http://localhost/cb", "http://localhost/cb", id="native-localhost"),
+        pytest.param("web", "http://app.example.com/cb", "http://app.example.com/cb", id="http"),
+        pytest.param("spa", "https://*.example.com/cb", "https://x.example.com/cb", id="wildcard"),
     ],
 )
-def test_production_ignores_dev_only_registered_entry(app_type: str, dev_only: str) -> None:
+def test_production_ignores_dev_only_registered_entry(
+    app_type: str, dev_only: str, presented: str
+) -> None:
     """An entry registered in development that production refuses never matches in production."""
     validate_registered_uri(dev_only, kind=REDIRECT, app_type=app_type, production=DEV)
     registered = [dev_only, "https://app.example.com/cb"]
-    assert _matches(registered, dev_only, app_type=app_type)
-    assert not _matches(registered, dev_only, app_type=app_type, production=PROD)
+    assert _matches(registered, presented, app_type=app_type)
+    assert not _matches(registered, presented, app_type=app_type, production=PROD)
     assert _matches(registered, "https://app.example.com/cb", app_type=app_type, production=PROD)
 
 
