@@ -7,12 +7,10 @@ import sys
 from typing import Any
 
 from ostiary.cli.output import emit
-from ostiary.domain.users import User
+from ostiary.domain.users import ADMIN_ROLE, User
 from ostiary.services.container import Services
 
-__all__ = ["ADMIN_ROLE", "register"]
-
-ADMIN_ROLE = "ostiary_admin"
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:

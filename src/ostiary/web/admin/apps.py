@@ -11,9 +11,10 @@ from typing import Any
 from starlette.responses import Response
 
 from ostiary.domain.apps import MAX_ACTIVE_SECRETS, App, AppType
-from ostiary.services.apps import CONSOLE_NAME, MAX_REFRESH_REUSE_INTERVAL, NewSecret
+from ostiary.services.apps import CONSOLE_NAME, MAX_REFRESH_REUSE_INTERVAL
 from ostiary.services.errors import Conflict, InvalidInput
 from ostiary.web.admin.kit import Page, admin_page
+from ostiary.web.admin.reveal import forget_secret, hand_over_secret, take_secret
 
 __all__ = [
     "app_delete",
@@ -73,9 +74,10 @@ async def apps_new(page: Page) -> Response:
         app, secret = await page.services.apps.create(values["name"], values["type"])
     except InvalidInput as err:
         return _new_form(page, values, {err.field: str(err)}, status_code=400)
+    response = page.redirect(_path(app), notice=f"{app.name} was created.")
     if secret is not None:
-        return await _settings_page(page, app, new_secret=secret, created=True)
-    return page.redirect(_path(app), notice=f"{app.name} was created.")
+        hand_over_secret(page.request, response, app.id, secret.secret.id, secret.value)
+    return response
 
 
 def _new_form(
@@ -95,7 +97,11 @@ def _new_form(
 async def app_settings(page: Page) -> Response:
     app = await page.services.apps.get(page.param("app_id"))
     if page.form is None:
-        return await _settings_page(page, app)
+        revealed = take_secret(page.request, app.id)
+        response = await _settings_page(page, app, new_secret=revealed)
+        if revealed is not None:
+            forget_secret(page.request, response, app.id)
+        return response
     values = _settings_values(page, app)
     try:
         changes = _settings_changes(app, values)
@@ -165,9 +171,8 @@ async def _settings_page(
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
-    new_secret: NewSecret | None = None,
+    new_secret: tuple[str, str] | None = None,
     secret_error: str | None = None,
-    created: bool = False,
     status_code: int = 200,
 ) -> Response:
     secrets = await page.services.apps.list_secrets(app.id) if app.type is AppType.WEB else []
@@ -183,9 +188,10 @@ async def _settings_page(
             "secrets": [s for s in secrets if s.active],
             "revoked_count": sum(1 for s in secrets if not s.active),
             "max_secrets": MAX_ACTIVE_SECRETS,
-            "new_secret": new_secret,
+            "new_secret": None
+            if new_secret is None
+            else {"id": new_secret[0], "value": new_secret[1]},
             "secret_error": secret_error,
-            "created": created,
             "default_ttl": settings.access_token_ttl,
             "idle_timeout": settings.session_idle_timeout,
             "max_reuse": MAX_REFRESH_REUSE_INTERVAL,
@@ -200,13 +206,15 @@ async def _settings_page(
 
 @admin_page("apps")
 async def secret_create(page: Page) -> Response:
-    """Generate a secret and show it on this response, the only time it is ever shown."""
+    """Generate a secret; the app's page shows it once (see ``reveal``)."""
     app = await page.services.apps.get(page.param("app_id"))
     try:
         secret = await page.services.apps.create_secret(app.id)
     except (Conflict, InvalidInput) as err:
         return await _settings_page(page, app, secret_error=str(err), status_code=409)
-    return await _settings_page(page, app, new_secret=secret)
+    response = page.redirect(_path(app), notice="A new client secret was generated.")
+    hand_over_secret(page.request, response, app.id, secret.secret.id, secret.value)
+    return response
 
 
 @admin_page("apps")
@@ -214,7 +222,11 @@ async def secret_revoke(page: Page) -> Response:
     app = await page.services.apps.get(page.param("app_id"))
     secret_id = page.param("secret_id")
     secret = next(
-        (s for s in await page.services.apps.list_secrets(app.id) if s.id == secret_id and s.active),
+        (
+            s
+            for s in await page.services.apps.list_secrets(app.id)
+            if s.id == secret_id and s.active
+        ),
         None,
     )
     if secret is None:

@@ -1,12 +1,12 @@
 """Signing in to the dashboard through Ostiary itself: the Ostiary Console app is an ordinary
 web app of this server, and the dashboard is its relying party.
 
-    /admin/… ──no admin marker, or it names another session──▶ 303 /oauth/authorize (console,
-        │                     state + nonce + PKCE S256 kept in a signed, HttpOnly flow cookie)
-        │                        └─▶ hosted login (or the shared session at once) ──▶ /admin/callback
-        │                                       check state and iss, exchange the code in-process,
-        │                                       read sub and sid from the ID token ──▶ marker cookie
-        ▼ marker matches the live shared session, and the console took part in it
+    /admin/… ──no admin marker, or it names another session──▶ 303 /oauth/authorize
+        │        (console app; state, nonce and PKCE S256 kept in a signed HttpOnly flow cookie)
+        │            └─▶ hosted login (or the shared session at once) ──▶ /admin/callback:
+        │                check state and iss, exchange the code in-process, read sub and sid
+        │                from the ID token ──▶ marker cookie ──▶ back to the page asked for
+        ▼ the marker names the live shared session, and the console took part in it
     user has the ``ostiary_admin`` role ──no──▶ 403 page with a sign-out button
         ▼
     the page
@@ -144,7 +144,7 @@ async def sign_in_gate(request: Request) -> SignedIn | Response:
     except NotFound:
         return _start_sign_in(request, console, _return_path(request))
     if ADMIN_ROLE not in user.roles:
-        return forbidden(request, user, console)
+        return _forbidden(request, user, console)
     return SignedIn(user=user, session=session, console=console)
 
 
@@ -195,7 +195,7 @@ def _start_sign_in(request: Request, console: App, return_to: str) -> Response:
     return response
 
 
-def forbidden(request: Request, user: User, console: App) -> Response:
+def _forbidden(request: Request, user: User, console: App) -> Response:
     settings = services_of(request).settings
     return render(
         request,
@@ -210,7 +210,7 @@ def forbidden(request: Request, user: User, console: App) -> Response:
     )
 
 
-# -- the callback ------------------------------------------------------------------------------------
+# -- the callback ------------------------------------------------------------------------------
 
 
 def _callback_failed(request: Request, message: str, detail: str) -> Response:

@@ -93,17 +93,16 @@ def ago(moment: datetime | None, now: datetime) -> str:
     future, seconds = seconds < 0, abs(seconds)
     if seconds < 60:
         return "just now"
-    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            count = seconds // size
-            if unit == "day":
-                if count > 30:
-                    return moment.strftime("%d %b %Y")
-                label = f"{count} day{'s' if count != 1 else ''}"
-            else:
-                label = f"{count} {unit}"
-            return f"in {label}" if future else f"{label} ago"
-    return "just now"  # pragma: no cover
+    if seconds < 3600:
+        label = f"{seconds // 60} min"
+    elif seconds < 86400:
+        label = f"{seconds // 3600} h"
+    elif seconds < 31 * 86400:
+        days = seconds // 86400
+        label = f"{days} day{'s' if days != 1 else ''}"
+    else:
+        return moment.strftime("%d %b %Y")
+    return f"in {label}" if future else f"{label} ago"
 
 
 @dataclasses.dataclass(slots=True)
@@ -115,7 +114,6 @@ class Page:
     signed_in: SignedIn
     section: str
     form: FormData | None
-    _notice: str | None = None
 
     # -- input -------------------------------------------------------------------------------
 
