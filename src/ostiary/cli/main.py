@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ostiary import __version__
 from ostiary.bootstrap import SchemaOutdatedError, build_services, migrate_database, prepare
-from ostiary.cli import apps, keys, outbox, serve, sessions, users
+from ostiary.cli import apps, demo, keys, outbox, serve, sessions, users
 from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.services.container import Services
 from ostiary.services.errors import ServiceError
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.register(sub)
     sessions.register(sub)
     outbox.register(sub)
+    demo.register(sub)
     return parser
 
 

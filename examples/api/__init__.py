@@ -1,0 +1,1 @@
+"""The demo's API: bearer access tokens from the SPA and the desktop app."""

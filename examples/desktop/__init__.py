@@ -1,0 +1,1 @@
+"""The demo's desktop app: a command that signs in through the system browser."""

@@ -1,0 +1,1 @@
+"""The demo's server-rendered web app (``ostiary_client.starlette.OstiaryAuth``)."""
