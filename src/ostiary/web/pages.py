@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from starlette.responses import HTMLResponse, Response
 
 from ostiary.protocol.errors import OAuthError
 from ostiary.web.context import services_of
+from ostiary.web.security import content_security_policy
 
 __all__ = [
     "CSRF_COOKIE",
@@ -68,11 +70,21 @@ def set_cookie(
 
 
 def render(
-    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    redirects_to: str | None = None,
 ) -> HTMLResponse:
+    """Render a hosted page. ``redirects_to``: where the page's form may finally send the
+    browser (an app's redirect URI), so that a custom scheme is allowed by the CSP."""
     settings = services_of(request).settings
     body = _env.get_template(template).render(environment_name="Ostiary", lang="en", **context)
     response = HTMLResponse(body, status_code=status_code, headers={"cache-control": "no-store"})
+    scheme = custom_scheme(redirects_to)
+    if scheme is not None:
+        response.headers["content-security-policy"] = content_security_policy((scheme,))
     new_csrf = request.state.__dict__.get("new_csrf")
     if new_csrf:
         response.set_cookie(
@@ -80,6 +92,16 @@ def render(
             secure=settings.production,
         )  # fmt: skip
     return response
+
+
+def custom_scheme(uri: str | None) -> str | None:
+    """The scheme of a native app's custom-scheme URI (``com.example.app``), else None."""
+    if not uri or ":" not in uri:
+        return None
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme in ("http", "https") or not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+        return None
+    return scheme
 
 
 def error_page(

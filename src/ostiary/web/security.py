@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SecurityHeadersMiddleware"]
+__all__ = ["SecurityHeadersMiddleware", "content_security_policy"]
+
+
+def content_security_policy(form_action_schemes: tuple[str, ...] = ()) -> str:
+    """The pages' CSP. Browsers apply ``form-action`` to the redirect that follows a form post
+    too, so a page whose form ends at a native app's custom scheme (``com.example.app:``) must
+    name that scheme, or the browser blocks the way back to the app."""
+    extra = "".join(f" {scheme}:" for scheme in form_action_schemes)
+    return (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        f"form-action 'self' http: https:{extra}; object-src 'none'"
+    )
+
 
 HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' "
-        b"http: https:; object-src 'none'",
-    ),
+    (b"content-security-policy", content_security_policy().encode()),
 ]
 
 

@@ -75,6 +75,7 @@ async def _confirmation(request: Request, plan: LogoutPlan, session_user: str | 
             "app_name": plan.app.name if plan.app else None,
             "user_email": user.email if user else None,
         },
+        redirects_to=plan.redirect_to,
     )
 
 

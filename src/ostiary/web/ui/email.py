@@ -123,6 +123,7 @@ async def email_code_page(request: Request) -> Response:
                 "restart_url": restart,
             },
             status_code=status,
+            redirects_to=pending.request.redirect_uri,
         )
 
     if form is None:

@@ -138,6 +138,7 @@ def _login_form(
             "forgot_url": f"/ui/password/forgot?txn={pending.txn.id}",
         },
         status_code=status,
+        redirects_to=pending.request.redirect_uri,
     )
 
 
@@ -229,6 +230,7 @@ def _signup_form(
             "password_min_length": services.settings.password_min_length,
         },
         status_code=400 if field_errors else status,
+        redirects_to=pending.request.redirect_uri,
     )
 
 
@@ -256,7 +258,7 @@ async def consent_page(request: Request) -> Response:
             "user_email": user.email,
             "scopes": [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in pending.request.scope],
         }
-        return render(request, "consent.html", context)
+        return render(request, "consent.html", context, redirects_to=pending.request.redirect_uri)
     if not csrf_ok(request, form.get("csrf_token")):
         return csrf_failure(request, f"/ui/consent?txn={pending.txn.id}")
     allow = form.get("decision") == "allow"
@@ -290,6 +292,7 @@ async def organization_page(request: Request) -> Response:
                 "user_email": user.email,
                 "organizations": choices,
             },
+            redirects_to=pending.request.redirect_uri,
         )
     if not csrf_ok(request, form.get("csrf_token")):
         return csrf_failure(request, f"/ui/organization?txn={pending.txn.id}")
