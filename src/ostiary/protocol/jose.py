@@ -15,6 +15,7 @@ __all__ = [
     "ALGORITHMS",
     "PRIVATE_JWK_PARAMS",
     "generate_private_key",
+    "key_set",
     "load_private_key",
     "private_key_pem",
     "public_jwk",
@@ -60,6 +61,13 @@ def sign_jwt(
     return jwt.encode(header, claims, key, algorithms=[algorithm])
 
 
-def verify_jwt(token: str, jwks: dict[str, Any], algorithms: list[str]) -> jwt.Token:
+def key_set(jwks: dict[str, Any]) -> KeySet:
+    """Import a JWKS once (building RSA keys is costly); verify many tokens against it."""
+    return KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+
+
+def verify_jwt(token: str, keys: KeySet | dict[str, Any], algorithms: list[str]) -> jwt.Token:
     """Check the signature against a JWKS; claims are validated separately by the caller."""
-    return jwt.decode(token, KeySet.import_key_set(jwks), algorithms=algorithms)  # type: ignore[arg-type]
+    if isinstance(keys, dict):
+        keys = key_set(keys)
+    return jwt.decode(token, keys, algorithms=algorithms)

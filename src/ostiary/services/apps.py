@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hmac
 from collections.abc import Iterable
 from typing import Any
 
@@ -318,10 +319,20 @@ class AppService:
 
     async def authenticate(self, client_id: str, secret: str) -> App | None:
         """The web app whose active secret this is, or None. Compares in constant time."""
-        app = await self._store.get_by_client_id(client_id)
-        if app is None or app.type is not AppType.WEB:
-            return None
+        app, secret_ok = await self.identify_client(client_id, secret)
+        return app if secret_ok else None
+
+    async def identify_client(self, client_id: str, secret: str | None) -> tuple[App | None, bool]:
+        """The app behind a client_id (None if unknown) and whether ``secret`` is one of its
+        active secrets (always False for spa/native apps), in one database round trip."""
+        found = await self._store.with_active_digests(client_id)
+        if found is None:
+            return None, False
+        app, digests = found
+        if secret is None or app.type is not AppType.WEB:
+            return app, False
+        presented = self._digest(secret)
         matched = False
-        for _secret_id, digest in await self._store.active_secret_digests(app.id):
-            matched |= self._digester.matches(SECRET_PURPOSE, secret, digest)
-        return app if matched else None
+        for digest in digests:  # every one compared, in constant time
+            matched |= hmac.compare_digest(presented, digest)
+        return app, matched

@@ -20,6 +20,7 @@ from ostiary.storage.tokens import TokenStore
 __all__ = ["BearerVerifier"]
 
 LEEWAY = 30
+ALGORITHM_LIST = list(ALGORITHMS)
 
 
 class BearerVerifier:
@@ -34,7 +35,7 @@ class BearerVerifier:
         if not token or token.count(".") != 2 or len(token) > 8192:
             raise InvalidToken("The access token is malformed.")
         try:
-            decoded = jose.verify_jwt(token, await self._keys.jwks(), list(ALGORITHMS))
+            decoded = jose.verify_jwt(token, await self._keys.verification_keys(), ALGORITHM_LIST)
         except (JoseError, ValueError) as err:
             raise InvalidToken(
                 "The access token's signature is not valid.", detail=str(err)

@@ -7,6 +7,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from joserfc.jwk import KeySet
+
 from ostiary.domain.ids import new_id
 from ostiary.domain.keys import SigningKey, current_signing_key, key_status, published_keys
 from ostiary.protocol import jose
@@ -50,6 +52,7 @@ class KeyService:
         self._longest_token_ttl = longest_token_ttl
         self._cached: tuple[float, list[SigningKey], timedelta] | None = None
         self._private: dict[str, jose.PrivateKey] = {}
+        self._key_sets: dict[tuple[str, ...], KeySet] = {}
 
     async def ensure_key(self) -> None:
         """Create the first signing key, active at once, when there is none."""
@@ -87,6 +90,17 @@ class KeyService:
         retention = timedelta(seconds=self._longest_token_ttl) + CLOCK_SKEW
         self._cached = (time.monotonic(), keys, retention)
         return keys, retention
+
+    async def verification_keys(self) -> KeySet:
+        """The published keys as an imported key set, cached per set of key ids."""
+        jwks = await self.jwks()
+        kids = tuple(key["kid"] for key in jwks["keys"])
+        found = self._key_sets.get(kids)
+        if found is None:
+            if len(self._key_sets) > 8:
+                self._key_sets.clear()
+            found = self._key_sets[kids] = jose.key_set(jwks)
+        return found
 
     async def jwks(self) -> dict[str, Any]:
         keys, retention = await self._load()

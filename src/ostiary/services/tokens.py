@@ -99,13 +99,13 @@ class TokenService:
         """Web apps prove themselves with a secret; spa and native apps send client_id only."""
         if not creds.client_id:
             raise InvalidClient("Client authentication failed: no client_id.")
-        app = await self._apps.find_by_client_id(creds.client_id)
+        app, secret_ok = await self._apps.identify_client(creds.client_id, creds.client_secret)
         if app is None:
             raise InvalidClient("Client authentication failed: unknown client.")
         if app.type is AppType.WEB:
             if not creds.client_secret:
                 raise InvalidClient("Client authentication failed: this app needs its secret.")
-            if await self._apps.authenticate(creds.client_id, creds.client_secret) is None:
+            if not secret_ok:
                 raise InvalidClient("Client authentication failed: wrong client secret.")
             return app
         if creds.client_secret:

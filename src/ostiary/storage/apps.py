@@ -162,6 +162,26 @@ class AppStore:
             )
         return [_secret(row) for row in rows]
 
+    async def with_active_digests(self, client_id: str) -> tuple[App, list[str]] | None:
+        """The app and the digests of its active secrets, in one round trip (client auth)."""
+        query = (
+            sa.select(apps, client_secrets.c.digest.label("secret_digest"))
+            .outerjoin(
+                client_secrets,
+                sa.and_(
+                    client_secrets.c.app_id == apps.c.id,
+                    client_secrets.c.revoked_at.is_(None),
+                ),
+            )
+            .where(apps.c.client_id == client_id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return None
+        digests = [row.secret_digest for row in rows if row.secret_digest is not None]
+        return _app(rows[0]), digests
+
     async def active_secret_digests(self, app_id: str) -> Sequence[tuple[str, str]]:
         """``(secret id, digest)`` of every active secret, for client authentication."""
         async with self._engine.connect() as conn:
