@@ -6,7 +6,6 @@ Imported by the tests of this folder (``from flow_helpers import …``); fixture
 """
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 error redirect with state and iss (RFC 6749 §4.1.2.1, RFC 9207, OIDC Core §3.1.2.6)."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

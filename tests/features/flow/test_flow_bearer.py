@@ -1,7 +1,6 @@
 """Bearer access tokens at /userinfo (RFC 6750 §3): only Ostiary's own, unaltered, live tokens."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

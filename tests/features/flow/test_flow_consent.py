@@ -1,7 +1,6 @@
 """Consent: third-party apps ask once per scope set; first-party apps never ask."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """CORS on /oauth/token for registered SPA origins only (never ``*``, never credentials)."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 OP-Response-code, OP-IDToken-*, OP-scope-*, OP-nonce, RFC 9207, RFC 9068)."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

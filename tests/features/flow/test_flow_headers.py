@@ -1,7 +1,6 @@
 """Hosted pages and the authorize error page cannot be framed and are not cached."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

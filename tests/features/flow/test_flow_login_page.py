@@ -2,7 +2,6 @@
 (prompt=login, max_age) on the same session."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

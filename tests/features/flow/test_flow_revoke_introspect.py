@@ -1,7 +1,6 @@
 """Revocation (RFC 7009) and introspection (RFC 7662) over HTTP."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

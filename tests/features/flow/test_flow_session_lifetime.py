@@ -2,7 +2,6 @@
 alive while used, and die with it."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 field errors, duplicates, and sign-up turned off."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

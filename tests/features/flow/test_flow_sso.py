@@ -1,7 +1,6 @@
 """The shared login: one sign-in, every app gets its own tokens for the same session."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 session cookie value, client secret or password as given to the browser or the app."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Password guessing is throttled per account; unknown emails cost one argon2 run too."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

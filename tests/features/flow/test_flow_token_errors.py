@@ -3,7 +3,6 @@ grant types, refresh-token rotation and its reuse window (RFC 6749 §4.1.2, §5.
 OAuth 2.0 Security BCP §4.14)."""
 
 # The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 
