@@ -23,9 +23,11 @@ def demo(tmp_path: Path) -> Iterator[RunningDemo]:
         stop_demo(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Headless Debian Chromium (skipped when missing; a failure with CI=true)."""
+    """Headless Debian Chromium (skipped when missing; a failure with CI=true). Module-scoped:
+    playwright's sync API keeps its event loop marked as running while it is open, and the
+    async tests of later modules must not find it."""
     if not CHROMIUM.exists():
         message = f"the demo's browser test needs {CHROMIUM} (apt-get install chromium)"
         if IN_CI:
