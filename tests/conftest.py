@@ -109,7 +109,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "OSTIARY_ISSUER": "http://127.0.0.1:8000",
             **FAST_ARGON2,
         }
-        env.update({k if k.startswith("OSTIARY_") else f"OSTIARY_{k}": v for k, v in overrides.items()})
+        env.update(
+            {k if k.startswith("OSTIARY_") else f"OSTIARY_{k}": v for k, v in overrides.items()}
+        )
         return load_settings(env)
 
     return make

@@ -1,9 +1,6 @@
 """The storage contract: one suite, run on SQLite and on PostgreSQL (the ``database_url``
 fixture), through the services that the rest of Ostiary uses."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import asyncio

@@ -1,9 +1,6 @@
 """Settings: defaults, production refusals, one-line errors that name the variable, the
 development secret key, URL normalization, consistency checks and the optional TOML file."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import stat

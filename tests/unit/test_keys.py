@@ -1,9 +1,6 @@
 """Signing keys: the first key, encryption at rest, rotation (published first, used later),
 retention of retired keys, and JWTs that verify against the published JWKS."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import base64

@@ -2,9 +2,6 @@
 ``--json`` output, every broken rule refused with a clear message and nothing written, and
 production's refusal to run on an unmigrated schema or with a bad setting."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import json

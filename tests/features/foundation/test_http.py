@@ -1,8 +1,5 @@
 """Foundation endpoints over HTTP: discovery, the JWKS, health probes and security headers."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import re

@@ -6,9 +6,6 @@ Imported by the tests of this folder (``from logout_helpers import …``); fixtu
 ``conftest.py``.
 """
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import asyncio

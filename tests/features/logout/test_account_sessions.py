@@ -2,9 +2,6 @@
 last active) and ends sessions — another one (its tokens die, its web apps are told) or this
 one (this browser is signed out) — but never another user's."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import html

@@ -2,9 +2,6 @@
 on 127.0.0.1: one form POST per web app of the session with a verifiable logout token, durable
 retries after 5 s, 30 s, 2 min, 5 min, 15 min (FakeClock), give-up, and survival of a restart."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 from datetime import timedelta

@@ -2,9 +2,6 @@
 the browser out of every app of the shared session; anything doubtful is an error page or a
 confirmation form and never ends the session; discovery advertises it."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import base64

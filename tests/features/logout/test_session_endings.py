@@ -3,9 +3,6 @@ tokens of every app die, and web apps get a back-channel notice — when an admi
 session (service and CLI), when the user is deleted (service and CLI), and when the session
 passes its idle (7 days) or absolute (30 days) expiry."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import dataclasses

@@ -2,9 +2,6 @@
 session idle timeout (service and CLI refuse it with a clear message), and
 OSTIARY_SESSION_IDLE_TIMEOUT=0 turns idle expiry off (the absolute expiry still applies)."""
 
-# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
