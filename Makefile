@@ -6,4 +6,4 @@ test:
 check:
 	scripts/check
 bench:
-	scripts/bootstrap-venv --test && .venv/bin/python bench/run.py
+	scripts/bench $(BENCH_ARGS)
