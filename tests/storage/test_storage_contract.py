@@ -191,16 +191,6 @@ async def test_apps_are_listed_in_creation_order(backend: Services, clock: FakeC
     assert [CONSOLE_NAME, "First", "Second", "Third"] == [a.name for a in await backend.apps.all()]
 
 
-async def test_max_access_token_ttl_is_the_largest_app_override(backend: Services) -> None:
-    """The store reports the largest per-app access_token_ttl (None while no app sets one)."""
-    store = AppStore(backend.engine)
-    assert None is await store.max_access_token_ttl()
-    await backend.apps.create("Short", "spa", access_token_ttl=120)
-    await backend.apps.create("Long", "spa", access_token_ttl=5000)
-    await backend.apps.create("Default", "spa")
-    assert 5000 == await store.max_access_token_ttl()
-
-
 async def test_the_console_app_exists_and_cannot_be_deleted(backend: Services) -> None:
     """prepare() creates the Ostiary Console web app; deleting it is refused (Conflict)."""
     [console] = [app for app in await backend.apps.all() if app.is_console]

@@ -100,11 +100,6 @@ class UserService:
     async def all(self) -> list[User]:
         return await self._store.all()
 
-    async def delete(self, ref: str) -> User:
-        user = await self.get(ref)
-        await self._store.delete(user.id)
-        return user
-
     async def set_password(self, user_id: str, password: str) -> None:
         self.check_password_rules(password)
         await self._store.set_password_hash(user_id, await self._passwords.hash(password))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,11 +101,6 @@ class AppStore:
         """Apps in id (creation) order, for the management API."""
         return await keyset_page(self._engine, apps, apps.c.id, _app, after=after, limit=limit)
 
-    async def max_access_token_ttl(self) -> int | None:
-        async with self._engine.connect() as conn:
-            value = await conn.scalar(sa.select(sa.func.max(apps.c.access_token_ttl)))
-        return int(value) if value is not None else None
-
     async def update(self, app: App) -> None:
         values = _app_values(app)
         del values["id"], values["created_at"]
@@ -181,16 +175,6 @@ class AppStore:
             return None
         digests = [row.secret_digest for row in rows if row.secret_digest is not None]
         return _app(rows[0]), digests
-
-    async def active_secret_digests(self, app_id: str) -> Sequence[tuple[str, str]]:
-        """``(secret id, digest)`` of every active secret, for client authentication."""
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(client_secrets.c.id, client_secrets.c.digest)
-                .where(client_secrets.c.app_id == app_id)
-                .where(client_secrets.c.revoked_at.is_(None))
-            )
-        return [(row.id, row.digest) for row in rows]
 
     async def revoke_secret(self, app_id: str, secret_id: str, now: datetime) -> bool:
         async with self._engine.begin() as conn:

@@ -66,10 +66,6 @@ class DeliveryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def enqueue(self, deliveries: Sequence[BackchannelDelivery]) -> None:
-        async with self._engine.begin() as conn:
-            await insert_deliveries(conn, deliveries)
-
     async def claim_due(
         self, now: datetime, *, lease: timedelta, limit: int = 20
     ) -> list[BackchannelDelivery]:
