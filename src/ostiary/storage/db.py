@@ -10,19 +10,27 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ostiary.storage import sqlite_inline
 
 __all__ = ["create_engine", "current_revision", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a SQLite statement waits for another connection's write lock (sqlite_inline).
+BUSY_TIMEOUT_S = 30
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine; for SQLite with WAL, foreign keys and a busy timeout so that several
-    worker processes can share one database file."""
+    worker processes can share one database file, its statements run on the event loop
+    (``sqlite_inline`` says why)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        path = make_url(url).database or ":memory:"
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.connect(path, timeout=BUSY_TIMEOUT_S)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -35,7 +43,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
