@@ -107,7 +107,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     organizations = OrganizationService(OrganizationStore(engine), user_store, roles, clock)
     tokens = TokenService(
         apps,
-        user_store,
         token_store,
         sessions,
         keys,
@@ -147,7 +146,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             code_ttl=settings.code_ttl,
         ),
         tokens=tokens,
-        introspection=TokenIntrospection(tokens, token_store, user_store, bearer, digester, clock),
+        introspection=TokenIntrospection(tokens, token_store, bearer, digester, clock),
         bearer=bearer,
         backchannel=backchannel,
         organizations=organizations,

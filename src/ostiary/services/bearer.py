@@ -10,12 +10,13 @@ from typing import Any
 
 from joserfc.errors import JoseError
 
+from ostiary.domain.users import User
 from ostiary.protocol import jose
 from ostiary.protocol.errors import InvalidToken
 from ostiary.protocol.jose import ALGORITHMS
 from ostiary.services.clock import Clock
 from ostiary.services.keys import KeyService
-from ostiary.storage.tokens import TokenStore
+from ostiary.storage.tokens import Login, TokenStore
 
 __all__ = ["BearerVerifier"]
 
@@ -32,6 +33,19 @@ class BearerVerifier:
 
     async def verify(self, token: str, *, check_grant: bool = True) -> dict[str, Any]:
         """The claims of a valid, live access token; raises InvalidToken otherwise."""
+        claims = await self._verified_claims(token)
+        if check_grant and "sid" in claims:
+            await self._live_login(claims)
+        return claims
+
+    async def verify_user_token(self, token: str) -> tuple[dict[str, Any], User]:
+        """A valid, live access token issued to a user (not an app), and that user."""
+        claims = await self._verified_claims(token)
+        if "sid" not in claims:
+            raise InvalidToken("This access token belongs to an app, not a user.")
+        return claims, (await self._live_login(claims)).user
+
+    async def _verified_claims(self, token: str) -> dict[str, Any]:
         if not token or token.count(".") != 2 or len(token) > 8192:
             raise InvalidToken("The access token is malformed.")
         try:
@@ -50,15 +64,15 @@ class BearerVerifier:
             raise InvalidToken("The access token has expired.")
         if isinstance(claims.get("nbf"), int) and claims["nbf"] - LEEWAY > now:
             raise InvalidToken("The access token is not valid yet.")
-        if check_grant and "sid" in claims:
-            await self._check_login_alive(claims)
         return claims
 
-    async def _check_login_alive(self, claims: dict[str, Any]) -> None:
+    async def _live_login(self, claims: dict[str, Any]) -> Login:
         grant_id = str(claims.get("jti", "")).split(".", 1)[0]
-        found = await self._tokens.grant_with_session(grant_id)
+        found = await self._tokens.grant_login(grant_id)
         if found is None:
             raise InvalidToken("The access token's login is unknown.")
-        revoked, session = found
+        revoked, login = found
+        session = login.session
         if revoked or not session.is_live(self._clock.now()) or session.id != claims["sid"]:
             raise InvalidToken("The access token's login has ended or was revoked.")
+        return login

@@ -41,7 +41,6 @@ from ostiary.services.keys import KeyService
 from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
 from ostiary.storage.tokens import TokenStore
-from ostiary.storage.users import UserStore
 
 __all__ = ["ClientCredentials", "TokenIntrospection", "TokenService"]
 
@@ -63,7 +62,6 @@ class TokenService:
     def __init__(
         self,
         apps: AppService,
-        users: UserStore,
         tokens: TokenStore,
         sessions: SessionService,
         keys: KeyService,
@@ -79,7 +77,6 @@ class TokenService:
         client_credentials_ttl: int,
     ) -> None:
         self._apps = apps
-        self._users = users
         self._tokens = tokens
         self._sessions = sessions
         self._keys = keys
@@ -152,7 +149,7 @@ class TokenService:
         consumed = await self._tokens.consume_code(digest, self._clock.now())
         if consumed is None:
             raise InvalidGrant("The authorization code is invalid.")
-        code, first_use = consumed
+        code, first_use, login = consumed
         if not first_use:
             # RFC 6749 §4.1.2: a code used twice revokes everything issued from it.
             await self._tokens.revoke_grant(code.grant_id, self._clock.now())
@@ -166,13 +163,12 @@ class TokenService:
                 "The authorization code was already used; tokens issued from it are revoked."
             )
         self._check_code(code, app, redirect_uri, verifier)
-        session = await self._sessions.get(code.session_id)
-        if not session.is_live(self._clock.now()):
+        if login is None or not login.session.is_live(self._clock.now()):
             raise InvalidGrant("The sign-in session behind this code has ended.")
-        user = await self._user(code.user_id)
         return await self._issue(
-            app, user, session, code.grant_id, code.scope, code.nonce, with_id_token=True
-        )
+            app, login.user, login.session, code.grant_id, code.scope, code.nonce,
+            with_id_token=True,
+        )  # fmt: skip
 
     def _check_code(
         self, code: AuthorizationCode, app: App, redirect_uri: str, verifier: str | None
@@ -195,12 +191,11 @@ class TokenService:
     async def _refresh_token(self, app: App, form: Mapping[str, str]) -> dict[str, Any]:
         value = _required(form, "refresh_token")
         now = self._clock.now()
-        found = await self._tokens.refresh_with_session(
-            self._digester.digest(REFRESH_PURPOSE, value)
-        )
+        found = await self._tokens.refresh_login(self._digester.digest(REFRESH_PURPOSE, value))
         if found is None:
             raise InvalidGrant("The refresh token is invalid.")
-        token, session = found
+        token, login = found
+        session = login.session
         if token.app_id != app.id:
             raise InvalidGrant("The refresh token was issued to another client.")
         if token.revoked_at is not None:
@@ -221,10 +216,9 @@ class TokenService:
             raise InvalidGrant(
                 "The refresh token was already used; every token of this login is revoked."
             )
-        user = await self._user(token.user_id)
         # No nonce in refreshed ID tokens (OIDC Core §12.2): it belongs to the authentication.
         return await self._issue(
-            app, user, session, token.grant_id, scope, None,
+            app, login.user, session, token.grant_id, scope, None,
             with_id_token="openid" in scope, rotate=token,
         )  # fmt: skip
 
@@ -275,12 +269,6 @@ class TokenService:
         }
 
     # -- issuing ---------------------------------------------------------------------------
-
-    async def _user(self, user_id: str) -> User:
-        user = await self._users.get(user_id)
-        if user is None:
-            raise InvalidGrant("The user no longer exists.")
-        return user
 
     async def _issue(
         self,
@@ -385,28 +373,21 @@ class TokenIntrospection:
         self,
         tokens: TokenService,
         store: TokenStore,
-        users: UserStore,
         bearer: BearerVerifier,
         digester: Digester,
         clock: Clock,
     ) -> None:
         self._tokens = tokens
         self._store = store
-        self._users = users
         self._bearer = bearer
         self._digester = digester
         self._clock = clock
 
     async def userinfo(self, access_token: str) -> dict[str, Any]:
-        claims = await self._bearer.verify(access_token)
-        if "sid" not in claims:
-            raise InvalidToken("This access token belongs to an app, not a user.")
+        claims, user = await self._bearer.verify_user_token(access_token)
         scope = parse_scope(str(claims.get("scope", "")))
         if "openid" not in scope:
             raise InsufficientScope("userinfo needs an access token with the openid scope.")
-        user = await self._users.get(str(claims["sub"]))
-        if user is None:
-            raise InvalidToken("The user no longer exists.")
         return {"sub": user.id, **build.user_claims(user, scope)}
 
     async def revoke(self, form: Mapping[str, str], creds: ClientCredentials) -> None:
@@ -421,7 +402,7 @@ class TokenIntrospection:
                 "the refresh token, which ends every token of that login."
             )
         digest = self._digester.digest(REFRESH_PURPOSE, token)
-        found = await self._store.refresh_with_session(digest)
+        found = await self._store.refresh_login(digest)
         if found is None or found[0].app_id != app.id:
             return  # RFC 7009: invalid tokens (or another client's) get 200 and nothing happens
         await self._store.revoke_grant(found[0].grant_id, self._clock.now())
@@ -449,12 +430,11 @@ class TokenIntrospection:
         }
 
     async def _introspect_refresh(self, app: App, token: str) -> dict[str, Any]:
-        found = await self._store.refresh_with_session(
-            self._digester.digest(REFRESH_PURPOSE, token)
-        )
+        found = await self._store.refresh_login(self._digester.digest(REFRESH_PURPOSE, token))
         if found is None:
             return {"active": False}
-        refresh, session = found
+        refresh, login = found
+        session = login.session
         live = (
             refresh.app_id == app.id
             and refresh.revoked_at is None

@@ -19,26 +19,28 @@ from ostiary.storage.backchannel import insert_deliveries
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import grants, login_transactions, refresh_tokens, sessions
 
-__all__ = ["SessionStore", "revoke_session_tokens"]
+__all__ = ["SessionStore", "revoke_session_tokens", "session_from_row"]
 
 
-def _session(row: sa.Row[Any]) -> Session:
+def session_from_row(row: sa.Row[Any]) -> Session:
+    # Columns as keys (not names), so that the same mapper reads rows joined with other tables.
     m = row._mapping
+    c = sessions.c
     return Session(
-        id=m["id"],
-        user_id=m["user_id"],
-        status=SessionStatus(m["status"]),
-        created_at=m["created_at"],
-        last_active_at=m["last_active_at"],
-        idle_expires_at=m["idle_expires_at"],
-        absolute_expires_at=m["absolute_expires_at"],
-        auth_time=m["auth_time"],
-        amr=tuple(m["amr"]),
-        organization_id=m["organization_id"],
-        authenticated_clients=tuple(m["authenticated_clients"]),
-        user_agent=m["user_agent"],
-        ip=m["ip"],
-        ended_at=m["ended_at"],
+        id=m[c.id],
+        user_id=m[c.user_id],
+        status=SessionStatus(m[c.status]),
+        created_at=m[c.created_at],
+        last_active_at=m[c.last_active_at],
+        idle_expires_at=m[c.idle_expires_at],
+        absolute_expires_at=m[c.absolute_expires_at],
+        auth_time=m[c.auth_time],
+        amr=tuple(m[c.amr]),
+        organization_id=m[c.organization_id],
+        authenticated_clients=tuple(m[c.authenticated_clients]),
+        user_agent=m[c.user_agent],
+        ip=m[c.ip],
+        ended_at=m[c.ended_at],
     )
 
 
@@ -93,7 +95,7 @@ class SessionStore:
     async def _one(self, where: sa.ColumnElement[bool]) -> Session | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(sessions).where(where))).first()
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row)
 
     async def for_user(self, user_id: str) -> list[Session]:
         async with self._engine.connect() as conn:
@@ -102,7 +104,7 @@ class SessionStore:
                 .where(sessions.c.user_id == user_id)
                 .order_by(sessions.c.last_active_at.desc())
             )
-        return [_session(row) for row in rows]
+        return [session_from_row(row) for row in rows]
 
     async def update(self, session_id: str, **values: Any) -> None:
         if "amr" in values:
@@ -165,7 +167,7 @@ class SessionStore:
                 )
                 .limit(limit)
             )
-        return [_session(row) for row in rows]
+        return [session_from_row(row) for row in rows]
 
     async def count_live(self, now: datetime) -> int:
         query = (
@@ -184,7 +186,7 @@ class SessionStore:
             query = query.where(sessions.c.user_id == user_id)
         async with self._engine.connect() as conn:
             rows = await conn.execute(query)
-        return [_session(row) for row in rows]
+        return [session_from_row(row) for row in rows]
 
     async def page_for_user(self, user_id: str, *, after: str | None, limit: int) -> Page[Session]:
         """A user's sessions (every status) in id (creation) order."""
@@ -192,7 +194,7 @@ class SessionStore:
             self._engine,
             sessions,
             sessions.c.id,
-            _session,
+            session_from_row,
             after=after,
             limit=limit,
             where=[sessions.c.user_id == user_id],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -9,47 +10,94 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
-from ostiary.storage.sessions import _session
-from ostiary.storage.tables import authorization_codes, grants, refresh_tokens, sessions
+from ostiary.domain.users import User
+from ostiary.storage.sessions import session_from_row
+from ostiary.storage.tables import authorization_codes, grants, refresh_tokens, sessions, users
+from ostiary.storage.users import user_from_row
 
-__all__ = ["TokenStore"]
+__all__ = ["Login", "TokenStore"]
 
 
 def _code(row: sa.Row[Any]) -> AuthorizationCode:
     m = row._mapping
+    c = authorization_codes.c
     return AuthorizationCode(
-        grant_id=m["grant_id"],
-        app_id=m["app_id"],
-        client_id=m["client_id"],
-        session_id=m["session_id"],
-        user_id=m["user_id"],
-        redirect_uri=m["redirect_uri"],
-        scope=tuple(m["scope"]),
-        nonce=m["nonce"],
-        code_challenge=m["code_challenge"],
-        auth_time=m["auth_time"],
-        amr=tuple(m["amr"]),
-        organization_id=m["organization_id"],
-        created_at=m["created_at"],
-        expires_at=m["expires_at"],
-        consumed_at=m["consumed_at"],
+        grant_id=m[c.grant_id],
+        app_id=m[c.app_id],
+        client_id=m[c.client_id],
+        session_id=m[c.session_id],
+        user_id=m[c.user_id],
+        redirect_uri=m[c.redirect_uri],
+        scope=tuple(m[c.scope]),
+        nonce=m[c.nonce],
+        code_challenge=m[c.code_challenge],
+        auth_time=m[c.auth_time],
+        amr=tuple(m[c.amr]),
+        organization_id=m[c.organization_id],
+        created_at=m[c.created_at],
+        expires_at=m[c.expires_at],
+        consumed_at=m[c.consumed_at],
     )
 
 
 def _refresh(row: sa.Row[Any]) -> RefreshToken:
     m = row._mapping
+    c = refresh_tokens.c
     return RefreshToken(
-        id=m["id"],
-        grant_id=m["grant_id"],
-        app_id=m["app_id"],
-        session_id=m["session_id"],
-        user_id=m["user_id"],
-        scope=tuple(m["scope"]),
-        nonce=m["nonce"],
-        created_at=m["created_at"],
-        rotated_at=m["rotated_at"],
-        revoked_at=m["revoked_at"],
+        id=m[c.id],
+        grant_id=m[c.grant_id],
+        app_id=m[c.app_id],
+        session_id=m[c.session_id],
+        user_id=m[c.user_id],
+        scope=tuple(m[c.scope]),
+        nonce=m[c.nonce],
+        created_at=m[c.created_at],
+        rotated_at=m[c.rotated_at],
+        revoked_at=m[c.revoked_at],
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Login:
+    """The session and user behind a code, refresh token or grant, read with it in one query."""
+
+    session: Session
+    user: User
+
+
+def _login(row: sa.Row[Any]) -> Login:
+    return Login(session_from_row(row), user_from_row(row))
+
+
+# Statements built once: building a select costs more than SQLAlchemy's cached compilation.
+_SESSION_AND_USER = sessions.join(users, users.c.id == sessions.c.user_id)
+_LOGIN_BY_SESSION = (
+    sa.select(sessions, users)
+    .select_from(_SESSION_AND_USER)
+    .where(sessions.c.id == sa.bindparam("session_id"))
+)
+_LOGIN_BY_GRANT = (
+    sa.select(grants.c.revoked_at, sessions, users)
+    .select_from(grants.join(_SESSION_AND_USER, sessions.c.id == grants.c.session_id))
+    .where(grants.c.id == sa.bindparam("grant_id"))
+)
+_LOGIN_BY_REFRESH = (
+    sa.select(refresh_tokens, sessions, users)
+    .select_from(
+        refresh_tokens.join(_SESSION_AND_USER, sessions.c.id == refresh_tokens.c.session_id)
+    )
+    .where(refresh_tokens.c.digest == sa.bindparam("digest"))
+)
+_CONSUME_CODE = (
+    authorization_codes.update()
+    .where(authorization_codes.c.digest == sa.bindparam("code_digest"))
+    .where(authorization_codes.c.consumed_at.is_(None))
+    .values(consumed_at=sa.bindparam("now"))
+    .returning(*authorization_codes.c)
+)
+_CODE_BY_DIGEST = sa.select(authorization_codes).where(
+    authorization_codes.c.digest == sa.bindparam("code_digest")
+)
 
 
 async def _insert_refresh(conn: AsyncConnection, token: RefreshToken, digest: str) -> None:
@@ -110,23 +158,18 @@ class TokenStore:
 
     async def consume_code(
         self, digest: str, now: datetime
-    ) -> tuple[AuthorizationCode, bool] | None:
-        """Mark a code used. Returns it and whether *this* call consumed it (False = reuse)."""
+    ) -> tuple[AuthorizationCode, bool, Login | None] | None:
+        """Mark a code used, in one transaction with reading its session and user. Returns the
+        code, whether *this* call consumed it (False = a reuse) and, when it did, the login
+        (None if that has gone since); None if there is no such code."""
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                authorization_codes.update()
-                .where(authorization_codes.c.digest == digest)
-                .where(authorization_codes.c.consumed_at.is_(None))
-                .values(consumed_at=now)
-            )
-            row = (
-                await conn.execute(
-                    sa.select(authorization_codes).where(authorization_codes.c.digest == digest)
-                )
-            ).first()
-        if row is None:
-            return None
-        return _code(row), result.rowcount == 1
+            row = (await conn.execute(_CONSUME_CODE, {"code_digest": digest, "now": now})).first()
+            if row is None:
+                used = (await conn.execute(_CODE_BY_DIGEST, {"code_digest": digest})).first()
+                return None if used is None else (_code(used), False, None)
+            code = _code(row)
+            login = (await conn.execute(_LOGIN_BY_SESSION, {"session_id": code.session_id})).first()
+        return code, True, None if login is None else _login(login)
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> None:
         """Revoke a grant and every refresh token of its family."""
@@ -144,49 +187,25 @@ class TokenStore:
                 .values(revoked_at=now)
             )
 
-    async def grant_with_session(self, grant_id: str) -> tuple[bool, Session] | None:
-        """``(grant revoked?, its session)`` in one round trip, for bearer-token checks."""
+    async def grant_login(self, grant_id: str) -> tuple[bool, Login] | None:
+        """``(grant revoked?, its login)`` in one query, for bearer-token checks."""
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(grants.c.revoked_at.label("grant_revoked_at"), sessions)
-                    .join(sessions, sessions.c.id == grants.c.session_id)
-                    .where(grants.c.id == grant_id)
-                )
-            ).first()
+            row = (await conn.execute(_LOGIN_BY_GRANT, {"grant_id": grant_id})).first()
         if row is None:
             return None
-        return row._mapping["grant_revoked_at"] is not None, _session(row)
+        return row._mapping[grants.c.revoked_at] is not None, _login(row)
 
     async def insert_refresh(self, token: RefreshToken, digest: str) -> None:
         async with self._engine.begin() as conn:
             await _insert_refresh(conn, token, digest)
 
-    async def refresh_with_session(self, digest: str) -> tuple[RefreshToken, Session] | None:
+    async def refresh_login(self, digest: str) -> tuple[RefreshToken, Login] | None:
+        """A refresh token with its session and user, in one query."""
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(*[c.label(f"rt_{c.name}") for c in refresh_tokens.c], sessions)
-                    .join(sessions, sessions.c.id == refresh_tokens.c.session_id)
-                    .where(refresh_tokens.c.digest == digest)
-                )
-            ).first()
+            row = (await conn.execute(_LOGIN_BY_REFRESH, {"digest": digest})).first()
         if row is None:
             return None
-        m = row._mapping
-        token = RefreshToken(
-            id=m["rt_id"],
-            grant_id=m["rt_grant_id"],
-            app_id=m["rt_app_id"],
-            session_id=m["rt_session_id"],
-            user_id=m["rt_user_id"],
-            scope=tuple(m["rt_scope"]),
-            nonce=m["rt_nonce"],
-            created_at=m["rt_created_at"],
-            rotated_at=m["rt_rotated_at"],
-            revoked_at=m["rt_revoked_at"],
-        )
-        return token, _session(row)  # type: ignore[arg-type]
+        return _refresh(row), _login(row)
 
     async def rotate(
         self,
@@ -217,17 +236,3 @@ class TokenStore:
                     .values(**session_updates)
                 )
         return True
-
-    async def revoke_refresh(self, digest: str, now: datetime) -> RefreshToken | None:
-        """RFC 7009: revoke the token's whole family. Returns the token (None if unknown)."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(refresh_tokens).where(refresh_tokens.c.digest == digest)
-                )
-            ).first()
-        if row is None:
-            return None
-        token = _refresh(row)
-        await self.revoke_grant(token.grant_id, now)
-        return token

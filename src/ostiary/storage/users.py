@@ -13,30 +13,32 @@ from ostiary.domain.users import User, normalize_email
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import users
 
-__all__ = ["DuplicateUserError", "UserStore"]
+__all__ = ["DuplicateUserError", "UserStore", "user_from_row"]
 
 
 class DuplicateUserError(Exception):
     """Another user already has this email (or external id)."""
 
 
-def _user(row: sa.Row[Any]) -> User:
+def user_from_row(row: sa.Row[Any]) -> User:
+    # Columns as keys (not names), so that the same mapper reads rows joined with other tables.
     m = row._mapping
+    c = users.c
     return User(
-        id=m["id"],
-        email=m["email"],
-        email_verified=m["email_verified"],
-        name=m["name"],
-        given_name=m["given_name"],
-        family_name=m["family_name"],
-        picture=m["picture"],
-        locale=m["locale"],
-        metadata=dict(m["metadata"]),
-        external_id=m["external_id"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        last_login_at=m["last_login_at"],
-        roles=tuple(m["roles"]),
+        id=m[c.id],
+        email=m[c.email],
+        email_verified=m[c.email_verified],
+        name=m[c.name],
+        given_name=m[c.given_name],
+        family_name=m[c.family_name],
+        picture=m[c.picture],
+        locale=m[c.locale],
+        metadata=dict(m[c.metadata]),
+        external_id=m[c.external_id],
+        created_at=m[c.created_at],
+        updated_at=m[c.updated_at],
+        last_login_at=m[c.last_login_at],
+        roles=tuple(m[c.roles]),
     )
 
 
@@ -78,7 +80,7 @@ class UserStore:
     async def _one(self, where: sa.ColumnElement[bool]) -> User | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(users).where(where))).first()
-        return None if row is None else _user(row)
+        return None if row is None else user_from_row(row)
 
     async def credentials(self, email: str) -> tuple[User, str | None] | None:
         """The user and their password hash, for sign-in."""
@@ -88,12 +90,12 @@ class UserStore:
                     sa.select(users).where(users.c.email_normalized == normalize_email(email))
                 )
             ).first()
-        return None if row is None else (_user(row), row._mapping["password_hash"])
+        return None if row is None else (user_from_row(row), row._mapping["password_hash"])
 
     async def all(self) -> list[User]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(sa.select(users).order_by(users.c.created_at, users.c.id))
-        return [_user(row) for row in rows]
+        return [user_from_row(row) for row in rows]
 
     async def set_roles(self, user_id: str, roles: tuple[str, ...]) -> None:
         async with self._engine.begin() as conn:
@@ -128,7 +130,7 @@ class UserStore:
         """Users in id (creation) order, optionally only the one with ``email``."""
         where = [] if email is None else [users.c.email_normalized == normalize_email(email)]
         return await keyset_page(
-            self._engine, users, users.c.id, _user, after=after, limit=limit, where=where
+            self._engine, users, users.c.id, user_from_row, after=after, limit=limit, where=where
         )
 
     async def update_profile(self, user: User) -> None:
