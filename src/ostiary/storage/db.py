@@ -28,8 +28,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     (``sqlite_inline`` says why)."""
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
-        engine = create_async_engine(
-            url, async_creator=sqlite_inline.connect(path, timeout=BUSY_TIMEOUT_S)
+        engine = sqlite_inline.InlineEngine(
+            create_async_engine(
+                url, async_creator=sqlite_inline.connect(path, timeout=BUSY_TIMEOUT_S)
+            ).sync_engine
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

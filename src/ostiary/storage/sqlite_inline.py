@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["connect"]
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = ["InlineEngine", "connect"]
 
 SQLITE_BUSY = 5
 FIRST_PAUSE_S = 0.0005
@@ -164,3 +166,23 @@ def connect(path: str, *, timeout: float) -> Callable[[], Any]:
         return _Connection(conn, timeout)
 
     return create
+
+
+class _InlineAsyncConnection(AsyncConnection):
+    __slots__ = ()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        # SQLAlchemy closes a connection leaving ``async with`` in a task of its own, shielded,
+        # so that a cancellation cannot stop it half-way back to the pool. Here close() never
+        # suspends, so nothing can interrupt it, and that task would only cost a trip round
+        # the loop with the connection still checked out: under load, every waiting request
+        # then found the pool empty and opened a connection of its own (measured: 64 opened
+        # for 340 checkouts at 64 concurrent requests; 1 with this).
+        await self.close()
+
+
+class InlineEngine(AsyncEngine):
+    """The async engine for SQLite on this adapter (connections closed without a task)."""
+
+    __slots__ = ()
+    _connection_cls = _InlineAsyncConnection
