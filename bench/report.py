@@ -306,9 +306,8 @@ def render(results: dict[str, Any]) -> str:
         w("## Inside one request (bench/roundtrips.py)\n")
         w("Ostiary's ASGI app driven in-process, one request at a time (no HTTP, no "
           "concurrency): what each endpoint costs in database work. *Checkouts* are pool "
-          "checkouts (`engine.connect()`/`begin()` blocks); each is a transaction on PostgreSQL "
-          "(BEGIN … ROLLBACK/COMMIT: 2 extra round trips) and a reset on return; *aiosqlite "
-          "hand-offs* are trips between the event-loop thread and aiosqlite's thread.\n")  # fmt: skip
+          "checkouts (`engine.connect()` blocks read in autocommit, `begin()` blocks write in "
+          "a transaction: BEGIN … COMMIT on PostgreSQL) and each has a reset on return.\n")  # fmt: skip
         w(section)
     w("## Differences between the two configurations\n")
     w(DIFFERENCES)

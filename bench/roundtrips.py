@@ -1,5 +1,5 @@
 """What one request costs inside Ostiary, without HTTP or concurrency: database statements,
-connection checkouts, aiosqlite thread hand-offs, and CPU time, per endpoint; plus a pyinstrument
+connection checkouts, commits, and CPU time, per endpoint; plus a pyinstrument
 profile of the slowest one. Sequential requests in one process, so the numbers barely move on a
 noisy machine (unlike throughput). Complements the py-spy profiles of the load runs.
 
@@ -61,18 +61,6 @@ def instrument(engine: Any, counters: Counters) -> None:
     @event.listens_for(sync, "reset")
     def _reset(*_a: Any) -> None:
         counters.c["resets on return"] += 1
-
-    try:
-        import aiosqlite.core as core
-    except ImportError:
-        return
-    original = core.Connection._execute
-
-    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counters.c["aiosqlite thread hand-offs"] += 1
-        return await original(self, fn, *args, **kwargs)
-
-    core.Connection._execute = counted  # type: ignore[method-assign]
 
 
 async def main(argv: list[str]) -> int:
@@ -226,7 +214,7 @@ async def main(argv: list[str]) -> int:
     await http.aclose()
     await services.engine.dispose()
 
-    cols = ["statements", "checkouts", "commits", "resets on return", "aiosqlite thread hand-offs"]
+    cols = ["statements", "checkouts", "commits", "resets on return"]
     lines = [
         f"### Per request, in-process ({args.store}, {args.n} sequential requests each)\n",
         "| endpoint | CPU ms | wall ms | " + " | ".join(cols) + " | statements by kind |",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from ostiary.services.keys import KeyService
 from ostiary.services.login import LoginService
 from ostiary.services.logout import LogoutService
 from ostiary.services.organizations import OrganizationService, RoleService
-from ostiary.services.passwords import PasswordService
+from ostiary.services.passwords import PasswordService, hashing_threads_for
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
@@ -64,6 +65,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
+        threads=hashing_threads_for(settings.workers or os.cpu_count() or 1),
     )
     apps = AppService(
         app_store,

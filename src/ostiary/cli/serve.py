@@ -52,6 +52,9 @@ def _metrics_dir(settings: Settings) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(_prepare(settings))
     workers = args.workers or default_workers(settings)
+    # The workers build their settings from the environment: tell them how many they are
+    # (each takes its share of the cores for password hashing).
+    os.environ["OSTIARY_WORKERS"] = str(workers)
     if workers > 1:
         _metrics_dir(settings)
     print(

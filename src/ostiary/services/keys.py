@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ class KeyService:
         self._cached: tuple[float, list[SigningKey], timedelta] | None = None
         self._private: dict[str, jose.PrivateKey] = {}
         self._key_sets: dict[tuple[str, ...], KeySet] = {}
+        self._jwks_json: tuple[tuple[str, ...], bytes] | None = None
 
     async def ensure_key(self) -> None:
         """Create the first signing key, active at once, when there is none."""
@@ -114,6 +116,15 @@ class KeyService:
         keys, retention = await self._load()
         live = published_keys(keys, self._clock.now(), retention)
         return {"keys": [key.public_jwk for key in live]}
+
+    async def jwks_json(self) -> bytes:
+        """The JWKS as served at /keys, serialised once per set of published keys."""
+        jwks = await self.jwks()
+        kids = tuple(key["kid"] for key in jwks["keys"])
+        cached = self._jwks_json
+        if cached is None or cached[0] != kids:
+            cached = self._jwks_json = (kids, json.dumps(jwks, separators=(",", ":")).encode())
+        return cached[1]
 
     async def every_public_jwk(self) -> dict[str, Any]:
         """Every key ever used, retired or not: for checking our own old tokens where expiry does

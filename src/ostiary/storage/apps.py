@@ -67,6 +67,18 @@ def _secret(row: sa.Row[Any]) -> ClientSecret:
     )
 
 
+# Built once (client authentication runs on every token request): building a select costs
+# more than SQLAlchemy's cached compilation of it.
+_APP_WITH_ACTIVE_DIGESTS = (
+    sa.select(apps, client_secrets.c.digest.label("secret_digest"))
+    .outerjoin(
+        client_secrets,
+        sa.and_(client_secrets.c.app_id == apps.c.id, client_secrets.c.revoked_at.is_(None)),
+    )
+    .where(apps.c.client_id == sa.bindparam("client_id"))
+)
+
+
 class AppStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -158,19 +170,8 @@ class AppStore:
 
     async def with_active_digests(self, client_id: str) -> tuple[App, list[str]] | None:
         """The app and the digests of its active secrets, in one round trip (client auth)."""
-        query = (
-            sa.select(apps, client_secrets.c.digest.label("secret_digest"))
-            .outerjoin(
-                client_secrets,
-                sa.and_(
-                    client_secrets.c.app_id == apps.c.id,
-                    client_secrets.c.revoked_at.is_(None),
-                ),
-            )
-            .where(apps.c.client_id == client_id)
-        )
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(_APP_WITH_ACTIVE_DIGESTS, {"client_id": client_id})).all()
         if not rows:
             return None
         digests = [row.secret_digest for row in rows if row.secret_digest is not None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ostiary.storage import sqlite_inline
 
@@ -35,9 +37,34 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+    return PostgresEngine(
+        create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        ).sync_engine
     )
+
+
+class PostgresEngine(AsyncEngine):
+    """Reads without a transaction around them. Storage code reads through ``connect()`` and
+    writes through ``begin()``; a read in a transaction costs three round trips (BEGIN, the
+    query, and the ROLLBACK when the connection goes back to the pool), in autocommit one.
+    Each statement of a read already saw the latest committed data (READ COMMITTED), so
+    nothing else changes. ``begin()`` keeps its transaction."""
+
+    __slots__ = ("_reader",)
+
+    def __init__(self, sync_engine: Any) -> None:
+        super().__init__(sync_engine)
+        # Shares the pool: connections are set to autocommit on checkout and reset on return.
+        self._reader = AsyncEngine(sync_engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    def connect(self) -> AsyncConnection:
+        return self._reader.connect()
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with AsyncConnection(self) as conn, conn.begin():
+            yield conn
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -95,6 +95,14 @@ _CONSUME_CODE = (
     .values(consumed_at=sa.bindparam("now"))
     .returning(*authorization_codes.c)
 )
+_INSERT_REFRESH = refresh_tokens.insert()
+_RETIRE_REFRESH = (
+    refresh_tokens.update()
+    .where(refresh_tokens.c.id == sa.bindparam("old_id"))
+    .where(refresh_tokens.c.rotated_at.is_(None))
+    .where(refresh_tokens.c.revoked_at.is_(None))
+    .values(rotated_at=sa.bindparam("now"))
+)
 _CODE_BY_DIGEST = sa.select(authorization_codes).where(
     authorization_codes.c.digest == sa.bindparam("code_digest")
 )
@@ -102,19 +110,20 @@ _CODE_BY_DIGEST = sa.select(authorization_codes).where(
 
 async def _insert_refresh(conn: AsyncConnection, token: RefreshToken, digest: str) -> None:
     await conn.execute(
-        refresh_tokens.insert().values(
-            id=token.id,
-            digest=digest,
-            grant_id=token.grant_id,
-            app_id=token.app_id,
-            session_id=token.session_id,
-            user_id=token.user_id,
-            scope=list(token.scope),
-            nonce=token.nonce,
-            created_at=token.created_at,
-            rotated_at=None,
-            revoked_at=None,
-        )
+        _INSERT_REFRESH,
+        {
+            "id": token.id,
+            "digest": digest,
+            "grant_id": token.grant_id,
+            "app_id": token.app_id,
+            "session_id": token.session_id,
+            "user_id": token.user_id,
+            "scope": list(token.scope),
+            "nonce": token.nonce,
+            "created_at": token.created_at,
+            "rotated_at": None,
+            "revoked_at": None,
+        },
     )
 
 
@@ -219,13 +228,7 @@ class TokenStore:
         """Retire ``old`` and store ``new`` atomically; False if ``old`` was already rotated or
         revoked by a concurrent request. Also extends the session's idle expiry."""
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                refresh_tokens.update()
-                .where(refresh_tokens.c.id == old.id)
-                .where(refresh_tokens.c.rotated_at.is_(None))
-                .where(refresh_tokens.c.revoked_at.is_(None))
-                .values(rotated_at=now)
-            )
+            result = await conn.execute(_RETIRE_REFRESH, {"old_id": old.id, "now": now})
             if result.rowcount != 1:
                 return False
             await _insert_refresh(conn, new, new_digest)

@@ -3,10 +3,11 @@ or a body: queries and forms carry codes, hints and passwords."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
-import secrets
 import time
 from typing import Any
 
@@ -20,6 +21,25 @@ __all__ = ["RequestLogMiddleware", "configure_logging"]
 log = logging.getLogger("ostiary.access")
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class _RequestIds:
+    """Request ids need to be unique, not secret: a random prefix per process (made again in
+    a forked worker) and a counter — cheaper than drawing random bytes for every request."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._numbers = itertools.count(1)
+
+    def next(self) -> str:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._prefix = f"{os.urandom(5).hex()}-"
+        return f"{self._prefix}{next(self._numbers):x}"
+
+
+_request_ids = _RequestIds()
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +84,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = Headers(scope=scope).get("x-request-id", "")
-        request_id = incoming if SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        request_id = incoming if SAFE_REQUEST_ID.match(incoming) else _request_ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

@@ -47,14 +47,6 @@ CAPABILITIES = {
 JWKS_MAX_AGE = 300
 
 
-def _json(body: object, *, max_age: int) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        media_type="application/json",
-        headers={"cache-control": f"public, max-age={max_age}"},
-    )
-
-
 async def discovery(request: Request) -> Response:
     services = services_of(request)
     cached: bytes | None = getattr(request.app.state, "discovery_body", None)
@@ -73,8 +65,8 @@ async def discovery(request: Request) -> Response:
 
 
 async def jwks(request: Request) -> Response:
-    services = services_of(request)
-    response = _json(await services.keys.jwks(), max_age=JWKS_MAX_AGE)
-    response.media_type = "application/jwk-set+json"
-    response.headers["content-type"] = "application/jwk-set+json"
-    return response
+    return Response(
+        await services_of(request).keys.jwks_json(),
+        media_type="application/jwk-set+json",
+        headers={"cache-control": f"public, max-age={JWKS_MAX_AGE}"},
+    )
