@@ -77,11 +77,19 @@ class SessionService:
         now = self._clock.now()
         if session is None or not session.is_live(now):
             return None
-        if now - session.last_active_at >= TOUCH_EVERY:
-            idle = self.idle_expiry(now, session.absolute_expires_at)
-            await self._store.update(session.id, last_active_at=now, idle_expires_at=idle)
-            session = dataclasses.replace(session, last_active_at=now, idle_expires_at=idle)
+        activity = self.activity(session, now)
+        if activity is not None:
+            last_active, idle = activity
+            await self._store.update(session.id, last_active_at=last_active, idle_expires_at=idle)
+            session = dataclasses.replace(session, last_active_at=last_active, idle_expires_at=idle)
         return session
+
+    def activity(self, session: Session, now: datetime) -> tuple[datetime, datetime | None] | None:
+        """``(last active, idle expiry)`` to record for activity in ``session`` now, or None when
+        it was recorded less than TOUCH_EVERY ago: a burst of requests writes once."""
+        if now - session.last_active_at < TOUCH_EVERY:
+            return None
+        return now, self.idle_expiry(now, session.absolute_expires_at)
 
     async def reauthenticate(self, session: Session, amr: tuple[str, ...]) -> Session:
         """The user proved themselves again (prompt=login, max_age): same session id."""

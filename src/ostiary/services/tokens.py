@@ -348,11 +348,9 @@ class TokenService:
                 # A tolerated concurrent reuse (refresh_reuse_interval): a sibling token.
                 await self._tokens.insert_refresh(token, digest)
             else:
-                idle = self._sessions.idle_expiry(now, session.absolute_expires_at)
                 rotated = await self._tokens.rotate(
-                    rotate, token, digest, now,
-                    session_updates={"last_active_at": now, "idle_expires_at": idle},
-                )  # fmt: skip
+                    rotate, token, digest, now, session_active=self._sessions.activity(session, now)
+                )
                 if not rotated:  # a concurrent request rotated it first: this is a reuse
                     if app.refresh_reuse_interval > 0:
                         await self._tokens.insert_refresh(token, digest)

@@ -103,6 +103,14 @@ _RETIRE_REFRESH = (
     .where(refresh_tokens.c.revoked_at.is_(None))
     .values(rotated_at=sa.bindparam("now"))
 )
+_SESSION_ACTIVE = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("session_id"))
+    .values(
+        last_active_at=sa.bindparam("last_active"),
+        idle_expires_at=sa.bindparam("idle_expires"),
+    )
+)
 _CODE_BY_DIGEST = sa.select(authorization_codes).where(
     authorization_codes.c.digest == sa.bindparam("code_digest")
 )
@@ -223,19 +231,21 @@ class TokenStore:
         new_digest: str,
         now: datetime,
         *,
-        session_updates: dict[str, Any],
+        session_active: tuple[datetime, datetime | None] | None,
     ) -> bool:
         """Retire ``old`` and store ``new`` atomically; False if ``old`` was already rotated or
-        revoked by a concurrent request. Also extends the session's idle expiry."""
+        revoked by a concurrent request. With ``session_active`` = (last active, idle expiry),
+        also records the session's activity."""
         async with self._engine.begin() as conn:
             result = await conn.execute(_RETIRE_REFRESH, {"old_id": old.id, "now": now})
             if result.rowcount != 1:
                 return False
             await _insert_refresh(conn, new, new_digest)
-            if session_updates:
+            if session_active is not None:
+                last_active, idle_expires = session_active
                 await conn.execute(
-                    sessions.update()
-                    .where(sessions.c.id == old.session_id)
-                    .values(**session_updates)
-                )
+                    _SESSION_ACTIVE,
+                    {"session_id": old.session_id, "last_active": last_active,
+                     "idle_expires": idle_expires},
+                )  # fmt: skip
         return True

@@ -92,3 +92,24 @@ async def test_another_user_signing_in_ends_the_first_users_session(flow: FlowHe
     assert (await flow.services.users.get("grace@example.com")).id == claims["sub"]
     assert (await flow.services.users.get(EMAIL)).id != claims["sub"]
     assert (400, 401) == (refreshed.status_code, userinfo.status_code)
+
+
+async def test_a_burst_of_refreshes_records_the_sessions_activity_once_a_minute(
+    flow: FlowHelper, clock: AdvancingClock
+) -> None:
+    """Refreshes extend the idle timeout, writing the session at most once a minute (as the
+    session cookie does): the idle expiry moves after 61 s, not after 10 s."""
+    app = await flow.spa()
+    tokens = await flow.signed_in(app)
+    claims = await flow.services.bearer.verify(tokens.access_token)
+    sid = claims["sid"]
+    before = (await flow.services.sessions.get(sid)).idle_expires_at
+    clock.advance(10)
+    tokens = Tokens(await flow.refresh(app, tokens.refresh_token))
+    after_burst = (await flow.services.sessions.get(sid)).idle_expires_at
+    clock.advance(61)
+    Tokens(await flow.refresh(app, tokens.refresh_token))
+    after_minute = (await flow.services.sessions.get(sid)).idle_expires_at
+    assert before == after_burst
+    assert after_minute is not None and before is not None
+    assert 71 == (after_minute - before).total_seconds()
