@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from collections.abc import AsyncIterator
 
@@ -235,4 +236,9 @@ def create_app_from_env() -> Starlette:
 
     settings = load_settings()
     configure_logging(settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    # What exists now (modules, tables, routes, templates: ~140k objects) lives as long as the
+    # process. Frozen, the garbage collector stops walking it on every full collection, which
+    # took ~50-65 ms each under load and showed as tail latency.
+    gc.freeze()
+    return app
