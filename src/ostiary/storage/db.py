@@ -37,9 +37,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # A fixed pool: requests beyond it wait for a connection. Overflow connections were
+    # opened and closed again under load (a connect costs ~3 round trips and, with asyncpg's
+    # default sslmode=prefer, an SSL context), which cost more than the wait.
     return PostgresEngine(
         create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+            url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False
         ).sync_engine
     )
 
