@@ -35,13 +35,13 @@ LONGEST_PAUSE_S = 0.05
 T = TypeVar("T")
 
 
+def _busy(err: sqlite3.OperationalError) -> bool:
+    return getattr(err, "sqlite_errorcode", None) == SQLITE_BUSY
+
+
 async def _when_unlocked(call: Callable[[], T], patience: float) -> T:
-    """``call()``, retried while SQLite answers SQLITE_BUSY, pausing without blocking the loop."""
-    try:
-        return call()
-    except sqlite3.OperationalError as err:
-        if getattr(err, "sqlite_errorcode", None) != SQLITE_BUSY:
-            raise
+    """``call()``, retried while SQLite answers SQLITE_BUSY, pausing without blocking the loop.
+    (Callers try once themselves first: the common case costs no closure and no await.)"""
     deadline = time.monotonic() + patience
     pause = FIRST_PAUSE_S
     while True:
@@ -49,9 +49,7 @@ async def _when_unlocked(call: Callable[[], T], patience: float) -> T:
         try:
             return call()
         except sqlite3.OperationalError as err:
-            if getattr(err, "sqlite_errorcode", None) != SQLITE_BUSY:
-                raise
-            if time.monotonic() >= deadline:
+            if not _busy(err) or time.monotonic() >= deadline:
                 raise
         pause = min(pause * 2, LONGEST_PAUSE_S)
 
@@ -92,11 +90,21 @@ class _Cursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
-        await _when_unlocked(lambda: self._cursor.execute(sql, parameters), self._timeout)
+        try:
+            self._cursor.execute(sql, parameters)
+        except sqlite3.OperationalError as err:
+            if not _busy(err):
+                raise
+            await _when_unlocked(lambda: self._cursor.execute(sql, parameters), self._timeout)
         return self
 
     async def executemany(self, sql: str, parameters: Sequence[Any]) -> _Cursor:
-        await _when_unlocked(lambda: self._cursor.executemany(sql, parameters), self._timeout)
+        try:
+            self._cursor.executemany(sql, parameters)
+        except sqlite3.OperationalError as err:
+            if not _busy(err):
+                raise
+            await _when_unlocked(lambda: self._cursor.executemany(sql, parameters), self._timeout)
         return self
 
     async def fetchone(self) -> Any:
@@ -137,7 +145,12 @@ class _Connection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _when_unlocked(self._conn.commit, self._timeout)
+        try:
+            self._conn.commit()
+        except sqlite3.OperationalError as err:
+            if not _busy(err):
+                raise
+            await _when_unlocked(self._conn.commit, self._timeout)
 
     async def rollback(self) -> None:
         self._conn.rollback()
