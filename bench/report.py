@@ -26,8 +26,8 @@ Differences that could not be removed (or were kept on purpose):
 1. **Runtime**: Ostiary is Python 3.11 (uvicorn + uvloop + httptools, Starlette, SQLAlchemy
    Core); the peer is Node.js 20 (oidc-provider on Koa). oidc-provider 9 prints "Unsupported
    runtime. Use Node.js v22.x LTS": Node 20 is what this machine has; it runs all flows.
-2. **Storage**. Ostiary: SQLite (WAL, `synchronous=NORMAL`) or PostgreSQL through SQLAlchemy's
-   pool (10 + 10 overflow). The peer has no database of its own: oidc-provider stores artifacts
+2. **Storage**. Ostiary: SQLite (WAL, `synchronous=NORMAL`, statements run on the event loop)
+   or PostgreSQL through SQLAlchemy's pool (10 connections, reads in autocommit). The peer has no database of its own: oidc-provider stores artifacts
    through an *adapter*. Two are used: (a) its bundled `MemoryAdapter` — its LRU is raised from
    1 000 to 5 000 000 entries, because at 1 000 it evicts live grants and codes under load; it
    is documented as not for production and cannot be shared by several workers, so it runs only
@@ -57,8 +57,9 @@ Differences that could not be removed (or were kept on purpose):
    development pages): they check the CSRF cookie, look the account up, verify with node
    `argon2` (libargon2, like argon2-cffi) and finish the interaction with a grant (no consent
    page). Its login page is a small template string; Ostiary renders a Jinja2 template.
-7. **Password hashing concurrency**: Ostiary runs argon2 in asyncio's default thread pool
-   (min(32, cores + 4) = 6 threads here); node `argon2` runs in libuv's pool (4 threads).
+7. **Threads**: Ostiary signs JWTs on a pool of one thread per core and hashes passwords on a
+   pool of (cores ÷ workers) threads; oidc-provider signs (node `crypto`) and node `argon2`
+   hashes on libuv's pool (4 threads). Both event loops are single-threaded.
 8. **Request logging**: Ostiary writes one access-log line per request (its production
    behaviour, to the log file here); oidc-provider logs nothing per request.
 9. **Environment**: Ostiary runs with `OSTIARY_ENVIRONMENT=development` because production
