@@ -22,11 +22,22 @@ def register(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_worker_count,
         default=None,
         help="worker processes (default: OSTIARY_WORKERS or the number of CPUs)",
     )
     serve.set_defaults(sync_handler=run)
+
+
+def _worker_count(value: str) -> int:
+    """1-512, as OSTIARY_WORKERS: the workers read their count back from that variable."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= count <= 512:
+        raise argparse.ArgumentTypeError("must be between 1 and 512")
+    return count
 
 
 def default_workers(settings: Settings) -> int:

@@ -257,3 +257,13 @@ def test_a_bad_worker_count_exits_2_with_one_line_naming_the_variable(tmp_path: 
     assert 2 == result.returncode
     assert 1 == len(message.splitlines())
     assert "OSTIARY_WORKERS" in message
+
+
+def test_serve_refuses_a_worker_count_its_workers_could_not_read(tmp_path: Path) -> None:
+    """`serve --workers` takes 1-512, the range of OSTIARY_WORKERS, through which the worker
+    processes learn their count; 0 or 1000 stop at once with exit 2, before any start-up."""
+    for bad in ("0", "1000", "two"):
+        result = cli(tmp_path / "data", "serve", "--port", "0", "--workers", bad)
+        assert 2 == result.returncode, bad
+        assert "--workers" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "ostiary.db").exists()
