@@ -1,7 +1,8 @@
 """Fixtures for the email tests (helpers in ``email_helpers.py`` and ``email_live.py``).
 
-In-process: ``services`` (overridden here) starts each test from a copy of one prepared data
-folder, with the test's FakeClock ``clock`` and ``OSTIARY_LOGIN_METHODS=password,code_and_link``;
+In-process: ``services`` (overridden here) starts each test from a copy of tests/conftest.py's
+prepared data folder (``data_dir``), with the test's FakeClock ``clock`` and
+``OSTIARY_LOGIN_METHODS=password,code_and_link``;
 ``make_driver(**OVERRIDES)`` builds services with other settings (on the same copied folder) and
 an in-process client around them; ``driver`` is the default one. ``smtp_sink`` is a real SMTP
 server (aiosmtpd) on 127.0.0.1 that records what it receives.
@@ -15,11 +16,9 @@ here because pytest fixtures do not cross folders.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -43,7 +42,7 @@ from interop_harness import (  # noqa: E402
 )
 
 from ostiary.bootstrap import build_services, prepare  # noqa: E402
-from ostiary.config import Settings, load_settings  # noqa: E402
+from ostiary.config import Settings  # noqa: E402
 from ostiary.services.clock import Clock  # noqa: E402
 from ostiary.services.container import Services  # noqa: E402
 from ostiary.web.app import create_web_app  # noqa: E402
@@ -55,41 +54,6 @@ EMAIL_METHODS = {"OSTIARY_LOGIN_METHODS": "password,code_and_link"}
 
 
 # -- in-process ------------------------------------------------------------------------------
-
-
-class _AnHourAgo(Clock):
-    """The template's signing key must already be active at every test's FakeClock."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) - timedelta(hours=1)
-
-
-@pytest.fixture(scope="session")
-def prepared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder (secret key, migrated database, first signing key) made once per run."""
-    data_dir = tmp_path_factory.mktemp("email-template") / "data"
-    settings = load_settings({"OSTIARY_DATA_DIR": str(data_dir)})
-
-    async def build() -> None:
-        services = build_services(settings, clock=_AnHourAgo())
-        try:
-            await prepare(services)
-        finally:
-            await services.engine.dispose()
-
-    asyncio.run(build())
-    return data_dir
-
-
-@pytest.fixture
-def data_dir(
-    tmp_path: Path, prepared_data_dir: Path, make_settings: Callable[..., Settings]
-) -> Path:
-    """This test's copy of the prepared data folder, where ``make_settings`` points."""
-    target = tmp_path / "data"
-    shutil.copytree(prepared_data_dir, target)
-    assert target.resolve() == make_settings().data_dir
-    return target
 
 
 @pytest.fixture
