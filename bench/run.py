@@ -159,7 +159,7 @@ def machine(pg_version: str | None) -> dict[str, Any]:
         "wrk": _run(["wrk", "-v"]).splitlines()[0] if wrk_available() else "not installed",
         "python_packages": {
             n: _pkg_version(n)
-            for n in ("starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "aiosqlite",
+            for n in ("starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy",
                       "asyncpg", "joserfc", "cryptography", "argon2-cffi", "python-multipart",
                       "jinja2")  # fmt: skip
         },

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from ostiary.config import Settings
 from ostiary.protocol.digests import Digester
 from ostiary.services.apps import AppService
@@ -25,6 +23,7 @@ from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 from ostiary.services.worker import BackgroundWorker
+from ostiary.storage.db import Database
 
 __all__ = ["Services"]
 
@@ -32,7 +31,7 @@ __all__ = ["Services"]
 @dataclasses.dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
-    engine: AsyncEngine
+    engine: Database
     clock: Clock
     digester: Digester
     apps: AppService

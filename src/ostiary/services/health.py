@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.db import Database
 
 __all__ = ["database_ready"]
 
 PROBE_TIMEOUT = 2.0
 
 
-async def database_ready(engine: AsyncEngine) -> bool:
+async def database_ready(engine: Database) -> bool:
     async def probe() -> None:
         async with engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))

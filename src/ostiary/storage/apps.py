@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.apps import App, AppType, ClientSecret
+from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import apps, client_secrets
 
@@ -80,7 +80,7 @@ _APP_WITH_ACTIVE_DIGESTS = (
 
 
 class AppStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, app: App, secret: tuple[ClientSecret, str] | None = None) -> None:
@@ -146,7 +146,7 @@ class AppStore:
             await self._insert_secret(conn, secret, digest)
 
     @staticmethod
-    async def _insert_secret(conn: AsyncConnection, secret: ClientSecret, digest: str) -> None:
+    async def _insert_secret(conn: DatabaseConnection, secret: ClientSecret, digest: str) -> None:
         await conn.execute(
             client_secrets.insert().values(
                 id=secret.id,

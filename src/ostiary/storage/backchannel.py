@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import BackchannelDelivery, DeliveryStatus
+from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.queues import claim_due_rows
 from ostiary.storage.tables import backchannel_attempts, backchannel_deliveries
 
@@ -36,7 +36,7 @@ def _delivery(row: sa.Row[Any]) -> BackchannelDelivery:
 
 
 async def insert_deliveries(
-    conn: AsyncConnection, deliveries: Sequence[BackchannelDelivery]
+    conn: DatabaseConnection, deliveries: Sequence[BackchannelDelivery]
 ) -> None:
     """Queue notices inside the caller's transaction (the one that ends the session)."""
     if not deliveries:
@@ -63,7 +63,7 @@ async def insert_deliveries(
 
 
 class DeliveryStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def claim_due(
@@ -133,9 +133,10 @@ class DeliveryStore:
 
     async def next_due(self) -> datetime | None:
         async with self._engine.connect() as conn:
-            return await conn.scalar(
+            due: datetime | None = await conn.scalar(
                 sa.select(T.c.next_attempt_at)
                 .where(T.c.status == DeliveryStatus.PENDING.value)
                 .order_by(T.c.next_attempt_at)
                 .limit(1)
             )
+        return due

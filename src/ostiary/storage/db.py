@@ -3,40 +3,76 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.base import Executable
 
-from ostiary.storage import sqlite_inline
+from ostiary.storage.sqlite_inline import SQLiteDatabase
 
-__all__ = ["create_engine", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "Database",
+    "DatabaseConnection",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a SQLite statement waits for another connection's write lock (sqlite_inline).
 BUSY_TIMEOUT_S = 30
+T = TypeVar("T")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; for SQLite with WAL, foreign keys and a busy timeout so that several
-    worker processes can share one database file, its statements run on the event loop
-    (``sqlite_inline`` says why)."""
+class DatabaseConnection(Protocol):
+    """What storage code does with a connection: SQLAlchemy's ``AsyncConnection`` on
+    PostgreSQL, ``sqlite_inline.SQLiteConnection`` on SQLite."""
+
+    async def execute(
+        self, statement: Executable, parameters: Any = None
+    ) -> sa.CursorResult[Any]: ...
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any: ...
+
+    async def scalars(
+        self, statement: Executable, parameters: Any = None
+    ) -> sa.ScalarResult[Any]: ...
+
+    def begin_nested(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def run_sync(self, fn: Callable[[Connection], T]) -> T: ...
+
+
+class Database(Protocol):
+    """Reads through ``connect()``, writes through ``begin()`` (committed at the end of the
+    block, rolled back on an exception)."""
+
+    @property
+    def url(self) -> sa.URL: ...
+
+    def connect(self) -> AbstractAsyncContextManager[DatabaseConnection]: ...
+
+    def begin(self) -> AbstractAsyncContextManager[DatabaseConnection]: ...
+
+    async def dispose(self) -> None: ...
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> Database:
+    """The database at ``url``. SQLite (WAL, foreign keys, lock waits that do not block the
+    loop) runs on the event loop through ``sqlite_inline``, which says why; PostgreSQL through
+    asyncpg."""
     if url.startswith("sqlite"):
-        path = make_url(url).database or ":memory:"
-        engine = sqlite_inline.InlineEngine(
-            create_async_engine(
-                url, async_creator=sqlite_inline.connect(path, timeout=BUSY_TIMEOUT_S)
-            ).sync_engine
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+        return SQLiteDatabase(make_url(url).database or ":memory:", patience=BUSY_TIMEOUT_S)
     # A fixed pool: requests beyond it wait for a connection. Overflow connections were
     # opened and closed again under load (a connect costs ~3 round trips and, with asyncpg's
     # default sslmode=prefer, an SSL context), which cost more than the wait.
@@ -70,14 +106,6 @@ class PostgresEngine(AsyncEngine):
             yield conn
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -88,7 +116,7 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revision(engine: Database) -> str | None:
     def read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -96,7 +124,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(read)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: Database, revision: str = "head") -> None:
     """Bring the schema up to ``revision``; safe to run when it is already there."""
 
     def run(connection: Connection) -> None:

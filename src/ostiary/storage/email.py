@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.email import Challenge, ChallengePurpose, EmailMessage, MessageStatus
+from ostiary.storage.db import Database
 from ostiary.storage.queues import claim_due_rows
 from ostiary.storage.tables import email_challenges, outbox
 
@@ -54,7 +54,7 @@ def _challenge(row: sa.Row[Any]) -> Challenge:
 
 
 class OutboxStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, message: EmailMessage) -> None:
@@ -124,7 +124,7 @@ class OutboxStore:
 
 
 class ChallengeStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(
@@ -218,4 +218,5 @@ class ChallengeStore:
         if ip is not None:
             query = query.where(C.c.ip == ip)
         async with self._engine.connect() as conn:
-            return await conn.scalar(query)
+            first: datetime | None = await conn.scalar(query)
+        return first

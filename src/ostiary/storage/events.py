@@ -6,15 +6,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ostiary.storage.db import Database
 from ostiary.storage.tables import auth_events
 
 __all__ = ["EventStore"]
 
 
 class EventStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, values: dict[str, Any]) -> None:

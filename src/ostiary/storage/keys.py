@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.keys import SigningKey
+from ostiary.storage.db import Database
 from ostiary.storage.tables import signing_keys
 
 __all__ = ["KeyStore"]
@@ -26,7 +26,7 @@ def _key(row: sa.Row[Any]) -> SigningKey:
 
 
 class KeyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, key: SigningKey) -> None:

@@ -6,15 +6,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ostiary.storage.db import Database
 from ostiary.storage.tables import consents, login_throttle
 
 __all__ = ["ConsentStore", "ThrottleStore"]
 
 
 class ConsentStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def granted(self, user_id: str, app_id: str) -> tuple[str, ...]:
@@ -41,7 +41,7 @@ class ConsentStore:
 
 
 class ThrottleStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def blocked_until(self, keys: list[str]) -> datetime | None:

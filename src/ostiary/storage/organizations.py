@@ -6,7 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.organizations import (
     Membership,
@@ -15,6 +14,7 @@ from ostiary.domain.organizations import (
     Permission,
     Role,
 )
+from ostiary.storage.db import Database
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import memberships, organizations, permissions, roles
 
@@ -67,7 +67,7 @@ def _role(row: sa.Row[Any]) -> Role:
 
 
 class OrganizationStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, org: Organization) -> None:
@@ -217,7 +217,7 @@ def _org_values(org: Organization) -> dict[str, Any]:
 
 
 class RoleStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, role: Role) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.db import Database
 
 __all__ = ["Page", "keyset_page"]
 
@@ -28,7 +29,7 @@ class Page(Generic[T]):
 
 
 async def keyset_page(
-    engine: AsyncEngine,
+    engine: Database,
     table: sa.Table,
     key: sa.Column[str],
     convert: Callable[[sa.Row[Any]], T],

@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.db import Database
 
 __all__ = ["claim_due_rows"]
 
 
 async def claim_due_rows(
-    engine: AsyncEngine,
+    engine: Database,
     table: sa.Table,
     *,
     pending: str,

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import (
     BackchannelDelivery,
@@ -16,6 +15,7 @@ from ostiary.domain.sessions import (
     SessionStatus,
 )
 from ostiary.storage.backchannel import insert_deliveries
+from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import grants, login_transactions, refresh_tokens, sessions
 
@@ -44,7 +44,7 @@ def session_from_row(row: sa.Row[Any]) -> Session:
     )
 
 
-async def revoke_session_tokens(conn: AsyncConnection, session_id: str, now: datetime) -> None:
+async def revoke_session_tokens(conn: DatabaseConnection, session_id: str, now: datetime) -> None:
     """Every refresh token and grant of a session dies with it."""
     await conn.execute(
         refresh_tokens.update()
@@ -61,7 +61,7 @@ async def revoke_session_tokens(conn: AsyncConnection, session_id: str, now: dat
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, session: Session, digest: str) -> None:

@@ -1,19 +1,22 @@
-"""SQLite for SQLAlchemy's async engine, run on the event loop instead of in a thread.
+"""SQLite through SQLAlchemy's synchronous Core, called on the event loop, behind the same small
+async interface that storage code uses for PostgreSQL (``ostiary.storage.db.Database``).
 
-Hand-written because no library does this: aiosqlite (the driver SQLAlchemy's async SQLite
-dialect expects) sends every call — cursor, execute, fetch, commit, rollback — to a thread of
-its own and waits for the answer. Measured on a token refresh: 26 such hand-offs of ~225 µs of
-CPU each, while the SQLite work itself is a few microseconds per statement. So this adapter
-gives the dialect objects with aiosqlite's async interface that call the standard ``sqlite3``
-module directly; SQLAlchemy (compilation, pooling, results, the aiosqlite dialect with its
-exception mapping) is unchanged.
+Hand-written because no library does this. SQLAlchemy's async SQLite dialect expects aiosqlite,
+which sends every call (cursor, execute, fetch, commit) to a thread of its own and waits for the
+answer, and SQLAlchemy's async engine enters a greenlet for each connect, execute and close. For
+statements that take SQLite a few microseconds, that machinery was most of the cost of a
+request. Measured on the userinfo lookup (one indexed join): 177 µs through aiosqlite's threads,
+~170 µs through an adapter that ran sqlite3 inline under the async engine, 86 µs through the
+synchronous engine, of which SQLite itself is 11 µs. So the stores keep their async interface
+(PostgreSQL needs it), and for SQLite it is a thin layer whose calls run synchronously: a
+statement never suspends the coroutine, except to wait for a lock.
 
 Statements are point lookups and small writes on indexed tables: microseconds, short enough to
 run on the loop. Waiting for a lock is not: SQLite's own busy handler would sleep inside the
-call and block the loop, and with it the other coroutine — or the other worker process's
-request — that holds the lock. So connections have no busy timeout, and a statement refused
-with SQLITE_BUSY (another connection holds the write lock; nothing was done) is retried after an
-``asyncio.sleep``, with backoff, until ``timeout`` has passed. SQLITE_BUSY_SNAPSHOT (a read
+call and block the loop, and with it the other coroutine, or the other worker process's
+request, that holds the lock. So connections have no busy timeout, and a statement refused with
+SQLITE_BUSY (another connection holds the write lock; nothing was done) is tried again after an
+``asyncio.sleep``, with backoff, until ``patience`` has passed. SQLITE_BUSY_SNAPSHOT (a read
 snapshot too old to write from) is not retried, as SQLite would not wait for it either.
 """
 
@@ -22,12 +25,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import sqlalchemy as sa
+from sqlalchemy import event, pool
+from sqlalchemy.engine import URL
+from sqlalchemy.sql.base import Executable
 
-__all__ = ["InlineEngine", "connect"]
+__all__ = ["SQLiteDatabase"]
 
 SQLITE_BUSY = 5
 FIRST_PAUSE_S = 0.0005
@@ -35,167 +42,229 @@ LONGEST_PAUSE_S = 0.05
 T = TypeVar("T")
 
 
-def _busy(err: sqlite3.OperationalError) -> bool:
-    return getattr(err, "sqlite_errorcode", None) == SQLITE_BUSY
+def _busy(err: sa.exc.DBAPIError) -> bool:
+    return getattr(err.orig, "sqlite_errorcode", None) == SQLITE_BUSY
 
 
 async def _when_unlocked(call: Callable[[], T], patience: float) -> T:
-    """``call()``, retried while SQLite answers SQLITE_BUSY, pausing without blocking the loop.
-    (Callers try once themselves first: the common case costs no closure and no await.)"""
+    """``call()``, tried again while SQLite answers SQLITE_BUSY, pausing without blocking the
+    loop. (Callers try once themselves first: the common case costs no closure and no await.)"""
     deadline = time.monotonic() + patience
     pause = FIRST_PAUSE_S
     while True:
         await asyncio.sleep(pause)
         try:
             return call()
-        except sqlite3.OperationalError as err:
+        except sa.exc.OperationalError as err:
             if not _busy(err) or time.monotonic() >= deadline:
                 raise
         pause = min(pause * 2, LONGEST_PAUSE_S)
 
 
-class _Cursor:
-    """aiosqlite.Cursor's interface over a sqlite3 cursor."""
+class _BufferedCursor(sqlite3.Cursor):
+    """Reads a statement's rows as it runs, as SQLAlchemy's async drivers do: storage code may
+    read a result after its connection went back to the pool (another request may use it
+    then), and an unfinished statement would keep its read snapshot open meanwhile."""
 
-    __slots__ = ("_cursor", "_timeout")
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection)
+        self._rows: list[Any] = []
+        self._next = 0
 
-    def __init__(self, cursor: sqlite3.Cursor, timeout: float) -> None:
-        self._cursor = cursor
-        self._timeout = timeout
-
-    async def __aenter__(self) -> _Cursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> _BufferedCursor:
+        super().execute(sql, parameters)
+        self._rows = super().fetchall() if self.description is not None else []
+        self._next = 0
         return self
 
-    async def __aexit__(self, *_exc: object) -> None:
-        self._cursor.close()
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
 
-    @property
-    def description(self) -> Any:
-        return self._cursor.description
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        start = self._next
+        self._next = min(len(self._rows), start + (self.arraysize if size is None else size))
+        return self._rows[start : self._next]
 
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._cursor.lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._cursor.arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._cursor.arraysize = value
-
-    async def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
-        try:
-            self._cursor.execute(sql, parameters)
-        except sqlite3.OperationalError as err:
-            if not _busy(err):
-                raise
-            await _when_unlocked(lambda: self._cursor.execute(sql, parameters), self._timeout)
-        return self
-
-    async def executemany(self, sql: str, parameters: Sequence[Any]) -> _Cursor:
-        try:
-            self._cursor.executemany(sql, parameters)
-        except sqlite3.OperationalError as err:
-            if not _busy(err):
-                raise
-            await _when_unlocked(lambda: self._cursor.executemany(sql, parameters), self._timeout)
-        return self
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
-
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        self._cursor.close()
+    def fetchall(self) -> list[Any]:
+        rows = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rows
 
 
-class _Connection:
-    """aiosqlite.Connection's interface over a sqlite3 connection."""
+class _Connection(sqlite3.Connection):
+    def cursor(self, factory: Any = _BufferedCursor) -> Any:
+        return super().cursor(factory)
 
-    __slots__ = ("_conn", "_timeout")
 
-    def __init__(self, conn: sqlite3.Connection, timeout: float) -> None:
+def _open(path: str) -> sqlite3.Connection:
+    # ``check_same_thread`` is off only so that the pool may close a connection from the
+    # garbage collector's thread; statements run on the loop's thread.
+    return sqlite3.connect(path, timeout=0, check_same_thread=False, factory=_Connection)
+
+
+class SQLiteConnection:
+    """One checked-out connection; the subset of ``AsyncConnection`` that the stores use."""
+
+    __slots__ = ("_conn", "_patience")
+
+    def __init__(self, conn: sa.Connection, patience: float) -> None:
         self._conn = conn
-        self._timeout = timeout
+        self._patience = patience
 
-    @property
-    def _connection(self) -> sqlite3.Connection:
-        # SQLAlchemy's adapter checks this before commit/rollback (None once closed).
+    async def execute(self, statement: Executable, parameters: Any = None) -> sa.CursorResult[Any]:
+        try:
+            return self._conn.execute(statement, parameters)
+        except sa.exc.OperationalError as err:
+            if not _busy(err):
+                raise
+        # SQLAlchemy leaves the connection and its transaction as they were: SQLite refused
+        # the statement before doing anything.
+        return await _when_unlocked(
+            lambda: self._conn.execute(statement, parameters), self._patience
+        )
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        return (await self.execute(statement, parameters)).scalar()
+
+    async def scalars(self, statement: Executable, parameters: Any = None) -> sa.ScalarResult[Any]:
+        return (await self.execute(statement, parameters)).scalars()
+
+    def begin_nested(self) -> _Savepoint:
+        return _Savepoint(self._conn)
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        """``fn`` with the synchronous connection (schema migrations). Its statements cannot be
+        retried one by one from here, so for its duration SQLite's own busy handler waits for
+        locks, blocking the loop: migrations run before the server takes requests."""
+        self._conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self._patience * 1000)}")
+        try:
+            return fn(self._conn)
+        finally:
+            self._conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+
+    async def _commit(self) -> None:
+        # The commit itself can meet SQLITE_BUSY (the transaction then stays open, so it can
+        # be tried again): commit the DBAPI connection patiently, then let SQLAlchemy end its
+        # transaction, which finds nothing left to commit.
+        dbapi = self._conn.connection.dbapi_connection
+        assert dbapi is not None
+        try:
+            dbapi.commit()
+        except sqlite3.OperationalError as err:
+            if getattr(err, "sqlite_errorcode", None) != SQLITE_BUSY:
+                raise
+            await _when_unlocked(_sqlalchemy_errors(dbapi.commit), self._patience)
+        self._conn.commit()
+
+
+def _sqlalchemy_errors(call: Callable[[], None]) -> Callable[[], None]:
+    """``call`` with sqlite3's OperationalError as SQLAlchemy's (what _when_unlocked expects)."""
+
+    def wrapped() -> None:
+        try:
+            call()
+        except sqlite3.OperationalError as err:
+            raise sa.exc.OperationalError("COMMIT", None, err) from err
+
+    return wrapped
+
+
+class _Savepoint:
+    """``async with conn.begin_nested()``: a SAVEPOINT, released at the end of the block or
+    rolled back to on an exception."""
+
+    __slots__ = ("_conn", "_transaction")
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self._transaction: sa.NestedTransaction | None = None
+
+    async def __aenter__(self) -> None:
+        self._transaction = self._conn.begin_nested()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._transaction is not None
+        self._transaction.__exit__(exc_type, exc, tb)
+
+
+class _Checkout:
+    """``async with database.connect()`` / ``database.begin()``: a pooled connection for the
+    block; with ``transaction``, committed at the end or rolled back on an exception.
+    (A class rather than ``asynccontextmanager``: this runs on every request.)"""
+
+    __slots__ = ("_conn", "_database", "_transaction")
+
+    def __init__(self, database: SQLiteDatabase, transaction: bool) -> None:
+        self._database = database
+        self._transaction = transaction
+        self._conn: SQLiteConnection | None = None
+
+    async def __aenter__(self) -> SQLiteConnection:
+        sync = self._database.sync_engine.connect()
+        if self._transaction:
+            sync.begin()
+        self._conn = SQLiteConnection(sync, self._database.patience)
         return self._conn
 
-    @property
-    def isolation_level(self) -> str | None:
-        return self._conn.isolation_level
-
-    def cursor(self) -> _Cursor:
-        return _Cursor(self._conn.cursor(), self._timeout)
-
-    async def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
-        return await self.cursor().execute(sql, parameters)
-
-    async def commit(self) -> None:
-        try:
-            self._conn.commit()
-        except sqlite3.OperationalError as err:
-            if not _busy(err):
-                raise
-            await _when_unlocked(self._conn.commit, self._timeout)
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
-
-    async def close(self) -> None:
-        self._conn.close()
-
-    async def create_function(
-        self, name: str, num_params: int, func: Callable[..., Any], **kw: Any
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
     ) -> None:
-        self._conn.create_function(name, num_params, func, **kw)
-
-    def stop(self) -> None:
-        """What SQLAlchemy calls to terminate a connection it can no longer trust."""
-        self._conn.close()
-
-
-def connect(path: str, *, timeout: float) -> Callable[[], Any]:
-    """An ``async_creator`` for ``create_async_engine``: opens ``path`` on the calling thread,
-    with SQLite's busy timeout off (locks are waited for by ``_when_unlocked``, up to
-    ``timeout`` seconds). ``check_same_thread`` is off only so that the pool may close a
-    connection from the garbage collector's thread; statements run on the loop's thread."""
-
-    async def create() -> _Connection:
-        conn = sqlite3.connect(path, timeout=0, check_same_thread=False)
-        return _Connection(conn, timeout)
-
-    return create
+        conn = self._conn
+        assert conn is not None
+        try:
+            if self._transaction and exc_type is None:
+                await conn._commit()
+        finally:
+            conn._conn.close()  # rolls back whatever was not committed
 
 
-class _InlineAsyncConnection(AsyncConnection):
-    __slots__ = ()
+class SQLiteDatabase:
+    """The SQLite ``Database``: WAL (readers never wait for the writer), foreign keys, and the
+    lock waits described in the module's docstring. Reads through ``connect()``, writes
+    through ``begin()``, as on PostgreSQL."""
 
-    async def __aexit__(self, *_exc: object) -> None:
-        # SQLAlchemy closes a connection leaving ``async with`` in a task of its own, shielded,
-        # so that a cancellation cannot stop it half-way back to the pool. Here close() never
-        # suspends, so nothing can interrupt it, and that task would only cost a trip round
-        # the loop with the connection still checked out: under load, every waiting request
-        # then found the pool empty and opened a connection of its own (measured: 64 opened
-        # for 340 checkouts at 64 concurrent requests; 1 with this).
-        await self.close()
+    def __init__(self, path: str, *, patience: float, pool_size: int = 5) -> None:
+        self.patience = patience
+        self.sync_engine = sa.create_engine(
+            URL.create("sqlite", database=path),
+            creator=lambda: _open(path),
+            # Never waits for a free connection (that wait would block the loop): beyond
+            # pool_size, connections are opened and closed as needed (~0.1 ms each).
+            poolclass=pool.QueuePool,
+            pool_size=pool_size,
+            max_overflow=-1,
+        )
+        event.listen(self.sync_engine, "connect", _pragmas)
+
+    @property
+    def url(self) -> URL:
+        return self.sync_engine.url
+
+    def connect(self) -> _Checkout:
+        return _Checkout(self, transaction=False)
+
+    def begin(self) -> _Checkout:
+        return _Checkout(self, transaction=True)
+
+    async def dispose(self) -> None:
+        self.sync_engine.dispose()
 
 
-class InlineEngine(AsyncEngine):
-    """The async engine for SQLite on this adapter (connections closed without a task)."""
-
-    __slots__ = ()
-    _connection_cls = _InlineAsyncConnection
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()

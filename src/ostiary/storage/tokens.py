@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
 from ostiary.domain.users import User
+from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.sessions import session_from_row
 from ostiary.storage.tables import authorization_codes, grants, refresh_tokens, sessions, users
 from ostiary.storage.users import user_from_row
@@ -116,7 +116,7 @@ _CODE_BY_DIGEST = sa.select(authorization_codes).where(
 )
 
 
-async def _insert_refresh(conn: AsyncConnection, token: RefreshToken, digest: str) -> None:
+async def _insert_refresh(conn: DatabaseConnection, token: RefreshToken, digest: str) -> None:
     await conn.execute(
         _INSERT_REFRESH,
         {
@@ -136,7 +136,7 @@ async def _insert_refresh(conn: AsyncConnection, token: RefreshToken, digest: st
 
 
 class TokenStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert_code(self, code: AuthorizationCode, digest: str) -> None:

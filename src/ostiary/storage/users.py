@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.users import User, normalize_email
+from ostiary.storage.db import Database
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.tables import users
 
@@ -43,7 +43,7 @@ def user_from_row(row: sa.Row[Any]) -> User:
 
 
 class UserStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def insert(self, user: User, password_hash: str | None) -> None:
