@@ -17,15 +17,24 @@ from ostiary.domain.sessions import (
 from ostiary.storage.backchannel import insert_deliveries
 from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
-from ostiary.storage.tables import grants, login_transactions, refresh_tokens, sessions
+from ostiary.storage.tables import (
+    column_lookup,
+    grants,
+    login_transactions,
+    refresh_tokens,
+    sessions,
+)
 
 __all__ = ["SessionStore", "revoke_session_tokens", "session_from_row"]
+
+
+_SESSION_COLUMNS = column_lookup(sessions)
 
 
 def session_from_row(row: sa.Row[Any]) -> Session:
     # Columns as keys (not names), so that the same mapper reads rows joined with other tables.
     m = row._mapping
-    c = sessions.c
+    c = _SESSION_COLUMNS
     return Session(
         id=m[c.id],
         user_id=m[c.user_id],

@@ -4,6 +4,7 @@ checks that the two never drift apart."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ __all__ = [
     "backchannel_attempts",
     "backchannel_deliveries",
     "client_secrets",
+    "column_lookup",
     "consents",
     "email_challenges",
     "grants",
@@ -61,6 +63,13 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+def column_lookup(table: sa.Table) -> Any:
+    """``table``'s columns as plain attributes, for row mappers on hot paths: ``table.c.name``
+    goes through a Python-level ``__getattr__`` (~0.6 µs each, measured), and a session or
+    user row has 14 columns."""
+    return SimpleNamespace(**{column.name: column for column in table.c})
 
 
 def _id(prefix_len: int = 40) -> sa.Column[str]:

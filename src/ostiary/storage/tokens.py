@@ -12,15 +12,26 @@ from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
 from ostiary.domain.users import User
 from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.sessions import session_from_row
-from ostiary.storage.tables import authorization_codes, grants, refresh_tokens, sessions, users
+from ostiary.storage.tables import (
+    authorization_codes,
+    column_lookup,
+    grants,
+    refresh_tokens,
+    sessions,
+    users,
+)
 from ostiary.storage.users import user_from_row
 
 __all__ = ["Login", "TokenStore"]
 
 
+_CODE_COLUMNS = column_lookup(authorization_codes)
+_REFRESH_COLUMNS = column_lookup(refresh_tokens)
+
+
 def _code(row: sa.Row[Any]) -> AuthorizationCode:
     m = row._mapping
-    c = authorization_codes.c
+    c = _CODE_COLUMNS
     return AuthorizationCode(
         grant_id=m[c.grant_id],
         app_id=m[c.app_id],
@@ -42,7 +53,7 @@ def _code(row: sa.Row[Any]) -> AuthorizationCode:
 
 def _refresh(row: sa.Row[Any]) -> RefreshToken:
     m = row._mapping
-    c = refresh_tokens.c
+    c = _REFRESH_COLUMNS
     return RefreshToken(
         id=m[c.id],
         grant_id=m[c.grant_id],

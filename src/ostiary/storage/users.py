@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ostiary.domain.users import User, normalize_email
 from ostiary.storage.db import Database
 from ostiary.storage.pages import Page, keyset_page
-from ostiary.storage.tables import users
+from ostiary.storage.tables import column_lookup, users
 
 __all__ = ["DuplicateUserError", "UserStore", "user_from_row"]
 
@@ -20,10 +20,13 @@ class DuplicateUserError(Exception):
     """Another user already has this email (or external id)."""
 
 
+_USER_COLUMNS = column_lookup(users)
+
+
 def user_from_row(row: sa.Row[Any]) -> User:
     # Columns as keys (not names), so that the same mapper reads rows joined with other tables.
     m = row._mapping
-    c = users.c
+    c = _USER_COLUMNS
     return User(
         id=m[c.id],
         email=m[c.email],
