@@ -40,7 +40,7 @@ CATEGORIES = (
     ("/logging/", "logging"),
     ("/json/", "json"),
     ("/ostiary/", "Ostiary's own code"),
-    ("asyncio/runners.py", "uvloop's C code (sockets, callbacks, HTTP parsing)"),
+    ("asyncio/runners.py", "the event loop's C code (sockets, callbacks, HTTP parsing)"),
     ("/asyncio/", "asyncio"),
     ("/uvloop/", "uvloop"),
     ("/concurrent/", "concurrent.futures (thread pool)"),

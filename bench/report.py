@@ -23,8 +23,8 @@ double-submit CSRF cookie; first-party apps get no consent page.
 
 Differences that could not be removed (or were kept on purpose):
 
-1. **Runtime**: Ostiary is Python 3.11 (uvicorn + uvloop + httptools, Starlette, SQLAlchemy
-   Core); the peer is Node.js 20 (oidc-provider on Koa). oidc-provider 9 prints "Unsupported
+1. **Runtime**: Ostiary is Python 3.11 (uvicorn on asyncio's own event loop, httptools,
+   Starlette, SQLAlchemy Core); the peer is Node.js 20 (oidc-provider on Koa). oidc-provider 9 prints "Unsupported
    runtime. Use Node.js v22.x LTS": Node 20 is what this machine has; it runs all flows.
 2. **Storage**. Ostiary: SQLite (WAL, `synchronous=NORMAL`, statements run on the event loop)
    or PostgreSQL through SQLAlchemy's pool (10 connections, reads in autocommit). The peer has no database of its own: oidc-provider stores artifacts
