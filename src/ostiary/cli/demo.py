@@ -257,6 +257,7 @@ def uvicorn_argv(factory: str, url: str, log_level: str) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", factory, "--factory", "--host", HOST, "--port", port,
         "--log-level", log_level, "--timeout-graceful-shutdown", "3", "--no-server-header",
+        "--loop", "asyncio",  # as `ostiary serve` (serve.py says why), uvloop installed or not
     ]  # fmt: skip
 
 
