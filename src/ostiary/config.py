@@ -266,6 +266,9 @@ def _parse_database_url(raw: str) -> str:
             "must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB, "
             f"got scheme {raw.split(':', 1)[0]!r}"
         )
+    if raw.startswith("sqlite") and raw.split("://", 1)[1].lstrip("/") in ("", ":memory:"):
+        # Each pooled connection would open a database of its own, empty, in memory.
+        raise ValueError("a SQLite URL needs a file path: sqlite+aiosqlite:///PATH")
     return raw
 
 

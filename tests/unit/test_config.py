@@ -120,6 +120,8 @@ def test_a_secret_key_of_exactly_the_minimum_length_is_accepted(tmp_path: Path) 
         ("OSTIARY_ISSUER", "auth.example.com"),
         ("OSTIARY_ISSUER", "https://auth.example.com/?tenant=a"),
         ("OSTIARY_DATABASE_URL", "mysql://root@localhost/ostiary"),
+        ("OSTIARY_DATABASE_URL", "sqlite+aiosqlite://"),
+        ("OSTIARY_DATABASE_URL", "sqlite:///:memory:"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(
