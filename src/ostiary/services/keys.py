@@ -25,7 +25,7 @@ __all__ = ["KeyInfo", "KeyService"]
 
 CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
-# RSA signing is the costliest step of a token response (~0.4-0.7 ms per JWT here) and
+# RSA signing is the costliest step of a token response (~0.3-0.7 ms per JWT here) and
 # cryptography releases the GIL while it signs: on threads, it runs beside the event loop
 # instead of stopping it. One pool per process, a thread per core.
 SIGNING_THREADS = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="ostiary-sign")

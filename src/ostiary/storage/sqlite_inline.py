@@ -42,8 +42,13 @@ LONGEST_PAUSE_S = 0.05
 T = TypeVar("T")
 
 
-def _busy(err: sa.exc.DBAPIError) -> bool:
-    return getattr(err.orig, "sqlite_errorcode", None) == SQLITE_BUSY
+# Statements fail with SQLAlchemy's wrapper, the DBAPI commit with sqlite3's own error.
+_LOCK_ERRORS = (sa.exc.OperationalError, sqlite3.OperationalError)
+
+
+def _busy(err: sa.exc.OperationalError | sqlite3.OperationalError) -> bool:
+    cause = err.orig if isinstance(err, sa.exc.DBAPIError) else err
+    return getattr(cause, "sqlite_errorcode", None) == SQLITE_BUSY
 
 
 async def _when_unlocked(call: Callable[[], T], patience: float) -> T:
@@ -55,7 +60,7 @@ async def _when_unlocked(call: Callable[[], T], patience: float) -> T:
         await asyncio.sleep(pause)
         try:
             return call()
-        except sa.exc.OperationalError as err:
+        except _LOCK_ERRORS as err:
             if not _busy(err) or time.monotonic() >= deadline:
                 raise
         pause = min(pause * 2, LONGEST_PAUSE_S)
@@ -154,22 +159,10 @@ class SQLiteConnection:
         try:
             dbapi.commit()
         except sqlite3.OperationalError as err:
-            if getattr(err, "sqlite_errorcode", None) != SQLITE_BUSY:
+            if not _busy(err):
                 raise
-            await _when_unlocked(_sqlalchemy_errors(dbapi.commit), self._patience)
+            await _when_unlocked(dbapi.commit, self._patience)
         self._conn.commit()
-
-
-def _sqlalchemy_errors(call: Callable[[], None]) -> Callable[[], None]:
-    """``call`` with sqlite3's OperationalError as SQLAlchemy's (what _when_unlocked expects)."""
-
-    def wrapped() -> None:
-        try:
-            call()
-        except sqlite3.OperationalError as err:
-            raise sa.exc.OperationalError("COMMIT", None, err) from err
-
-    return wrapped
 
 
 class _Savepoint:
