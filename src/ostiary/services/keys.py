@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +17,7 @@ from ostiary.domain.keys import SigningKey, current_signing_key, key_status, pub
 from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
 from ostiary.services.clock import Clock
+from ostiary.services.offload import OffloadThreads
 from ostiary.storage.keys import KeyStore
 
 __all__ = ["KeyInfo", "KeyService"]
@@ -27,8 +26,8 @@ CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
 # RSA signing is the costliest step of a token response (~0.3-0.7 ms per JWT here) and
 # cryptography releases the GIL while it signs: on threads, it runs beside the event loop
-# instead of stopping it. One pool per process, a thread per core.
-SIGNING_THREADS = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="ostiary-sign")
+# instead of stopping it. A thread per core (services/offload.py says how results return).
+SIGNERS = OffloadThreads(os.cpu_count() or 1, "ostiary-sign")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -162,4 +161,4 @@ class KeyService:
         sign = functools.partial(
             jose.sign_jwt, claims, private, kid=kid, algorithm=algorithm, typ=typ
         )
-        return await asyncio.get_running_loop().run_in_executor(SIGNING_THREADS, sign)
+        return await SIGNERS.run(sign)
