@@ -26,7 +26,6 @@ FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 CATEGORIES = (
     ("argon2", "argon2 (password hashing)"),
     ("/sqlalchemy/", "SQLAlchemy"),
-    ("/aiosqlite/", "aiosqlite"),
     ("/sqlite3/", "sqlite3"),
     ("/asyncpg/", "asyncpg"),
     ("/joserfc/", "joserfc"),
@@ -55,7 +54,7 @@ CATEGORIES = (
 )
 # Components measured by "is any frame of it on the stack" (inclusive share).
 COMPONENTS = (
-    ("database (SQLAlchemy + driver)", ("/sqlalchemy/", "/aiosqlite/", "/sqlite3/", "/asyncpg/")),
+    ("database (SQLAlchemy + driver)", ("/sqlalchemy/", "/sqlite3/", "/asyncpg/")),
     ("JWT (joserfc + cryptography)", ("/joserfc/", "/cryptography/")),
     ("Starlette (routing, requests, responses)", ("/starlette/",)),
     ("form parsing (python-multipart)", ("/multipart/", "/python_multipart/")),
@@ -96,7 +95,7 @@ def _category(file: str) -> str:
 def _short(func: str, file: str) -> str:
     parts = Path(file).parts
     for anchor in ("ostiary", "sqlalchemy", "starlette", "joserfc", "uvicorn", "asyncpg",
-                   "aiosqlite", "cryptography", "multipart", "python_multipart", "jinja2"):  # fmt: skip
+                   "cryptography", "multipart", "python_multipart", "jinja2"):  # fmt: skip
         if anchor in parts:
             i = len(parts) - 1 - parts[::-1].index(anchor)
             return f"{func} ({'/'.join(parts[i:])})"
@@ -104,21 +103,20 @@ def _short(func: str, file: str) -> str:
 
 
 def _role(frames: list[tuple[str, str, str]]) -> str:
-    """Which thread a sample comes from. SQLAlchemy's async layer runs the driver calls in
-    greenlets of the event-loop thread (py-spy shows a greenlet's stack without its parent)."""
+    """Which thread a sample comes from. SQLAlchemy's async layer (PostgreSQL) runs the driver
+    calls in greenlets of the event-loop thread (py-spy shows a greenlet's stack without its
+    parent)."""
     if not frames:
         return "native code (no Python frame)"
     for func, file, _line in frames:
-        if func == "_connection_worker_thread" and file.endswith("aiosqlite/core.py"):
-            leaf_func, leaf_file, leaf_line = frames[-1]
-            if leaf_func != "_connection_worker_thread":
-                return "aiosqlite thread: Python"
-            # core.py: `tx.get()` waits for the next call; `function()` runs sqlite3's C code
-            return {"59": "aiosqlite thread: waking up (tx.get → GIL)",
-                    "63": "aiosqlite thread: in SQLite (C)"}.get(
-                leaf_line, "aiosqlite thread: handing the result back")  # fmt: skip
-        if func == "worker" and file.endswith("concurrent/futures/thread.py"):
-            return "thread pool (asyncio.to_thread)"
+        # py-spy names methods Class.method
+        if func.endswith("_work") and file.endswith("ostiary/services/offload.py"):
+            leaf_func, leaf_file, _ = frames[-1]
+            if leaf_func.endswith("_work") and leaf_file.endswith("ostiary/services/offload.py"):
+                return "signing threads: waiting for a job or the GIL"
+            return "signing threads: signing or handing back"
+        if func.endswith("_worker") and file.endswith("concurrent/futures/thread.py"):
+            return "thread pool (argon2, asyncio.to_thread)"
     return "event-loop thread"
 
 
