@@ -91,6 +91,12 @@ def _pg_database(admin_dsn: str) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def postgres_url(postgres_admin_dsn: str) -> Iterator[str]:
+    """A throw-away PostgreSQL database (for tests of PostgreSQL-only behaviour)."""
+    yield from _pg_database(postgres_admin_dsn)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using this runs once on SQLite and once on PostgreSQL."""
