@@ -119,3 +119,9 @@ async def test_results_can_be_read_after_the_connection_went_back(engine: SQLite
     # reads the result; the result still has every row.
     await engine.dispose()
     assert list(range(50)) == [row.n for row in result]
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite:///:memory:"])
+def test_a_url_without_a_file_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="needs a file path"):
+        create_engine(url)

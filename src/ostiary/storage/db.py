@@ -75,7 +75,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> Database:
     loop) runs on the event loop through ``sqlite_inline``, which says why; PostgreSQL through
     asyncpg."""
     if url.startswith("sqlite"):
-        return SQLiteDatabase(make_url(url).database or ":memory:", patience=BUSY_TIMEOUT_S)
+        path = make_url(url).database
+        if not path or path == ":memory:":
+            # Each pooled connection would open its own empty database (the settings refuse
+            # such a URL too; this stops a direct caller).
+            raise ValueError(f"a SQLite URL needs a file path: {url!r}")
+        return SQLiteDatabase(path, patience=BUSY_TIMEOUT_S)
     # A fixed pool: requests beyond it wait for a connection. Overflow connections were
     # opened and closed again under load (a connect costs ~3 round trips and, with asyncpg's
     # default sslmode=prefer, an SSL context), which cost more than the wait.
