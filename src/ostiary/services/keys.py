@@ -24,7 +24,7 @@ __all__ = ["KeyInfo", "KeyService"]
 
 CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
-# RSA signing is the costliest step of a token response (~0.3-0.7 ms per JWT here) and
+# RSA signing is the costliest step of a token response (0.3-0.9 ms per JWT here) and
 # cryptography releases the GIL while it signs: on threads, it runs beside the event loop
 # instead of stopping it. A thread per core (services/offload.py says how results return).
 SIGNERS = OffloadThreads(os.cpu_count() or 1, "ostiary-sign")
