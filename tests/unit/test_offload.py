@@ -5,9 +5,11 @@ and a forked worker process gets threads of its own."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -68,6 +70,17 @@ def test_each_event_loop_gets_its_own_results() -> None:
     second, loop_two = asyncio.run(ask("two"))
     assert (first, second) == ("one", "two")
     assert loop_one is not loop_two
+
+
+def test_a_finished_event_loop_is_not_kept_alive() -> None:
+    threads = OffloadThreads(1, "test-offload")
+    loop = asyncio.new_event_loop()
+    assert loop.run_until_complete(_ask(threads, "done")) == "done"
+    loop.close()
+    finished = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert finished() is None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

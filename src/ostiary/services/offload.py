@@ -31,7 +31,9 @@ class _Inbox:
     """Finished jobs waiting for one event loop to pick them up."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weakly: the inboxes are keyed weakly by their loop, and a strong reference here would
+        # keep every loop that ever signed alive (a test suite makes one per test).
+        self._loop = weakref.ref(loop)
         self._done: collections.deque[tuple[asyncio.Future[Any], _Outcome]] = collections.deque()
         self._wake_pending = False
 
@@ -41,9 +43,11 @@ class _Inbox:
         if self._wake_pending:
             return  # the drain already scheduled runs after this append
         self._wake_pending = True
-        # A closed loop raises RuntimeError: nobody waits for these results any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._drain)
+        loop = self._loop()
+        # A closed (or collected) loop: nobody waits for these results any more.
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         """Called on the loop. The flag drops before the queue is read: a result appended
