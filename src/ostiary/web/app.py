@@ -12,16 +12,14 @@ from starlette.staticfiles import StaticFiles
 from ostiary.services.container import Services
 from ostiary.web import api
 from ostiary.web.admin import admin_routes
-from ostiary.web.cors import CorsMiddleware
+from ostiary.web.edge import EdgeMiddleware
 from ostiary.web.health import healthz, readyz
-from ostiary.web.logs import RequestLogMiddleware
 from ostiary.web.metrics import metrics
 from ostiary.web.oauth.authorize import authorize
 from ostiary.web.oauth.logout import logout
 from ostiary.web.oauth.metadata import discovery, jwks
 from ostiary.web.oauth.token import introspect, revoke, token
 from ostiary.web.oauth.userinfo import userinfo
-from ostiary.web.security import SecurityHeadersMiddleware
 from ostiary.web.ui.account import sessions_page
 from ostiary.web.ui.email import (
     email_code_page,
@@ -72,9 +70,7 @@ def create_web_app(services: Services) -> Starlette:
     app = Starlette(
         routes=routes(),
         middleware=[
-            Middleware(RequestLogMiddleware),
-            Middleware(SecurityHeadersMiddleware, hsts=services.settings.production),
-            Middleware(CorsMiddleware, apps=services.apps),
+            Middleware(EdgeMiddleware, hsts=services.settings.production, apps=services.apps),
         ],
     )
     app.state.services = services

@@ -1,21 +1,19 @@
 """CORS for the endpoints a browser app calls directly, for registered SPA origins only.
 
-Starlette's CORSMiddleware takes a fixed origin list; ours changes when apps are registered, so a
-small pure-ASGI middleware reads the SPA origins (cached a few seconds per process)."""
+Starlette's CORSMiddleware takes a fixed origin list; ours changes when apps are registered, so the
+policy reads the SPA origins (cached a few seconds per process). ``ostiary.web.edge`` applies it."""
 
 from __future__ import annotations
 
 import time
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostiary.domain.apps import AppType
 from ostiary.services.apps import AppService
 
-__all__ = ["CORS_PATHS", "CorsMiddleware"]
+__all__ = ["CORS_PATHS", "CorsPolicy"]
 
 CORS_PATHS = frozenset(
     {
@@ -28,8 +26,9 @@ CORS_PATHS = frozenset(
     }
 )
 CACHE_SECONDS = 5.0
-ALLOW_HEADERS = b"authorization, content-type"
-ALLOW_METHODS = b"GET, POST, OPTIONS"
+ALLOW_HEADERS = "authorization, content-type"
+ALLOW_METHODS = "GET, POST, OPTIONS"
+VARY_ORIGIN = (b"vary", b"Origin")
 
 
 def origin_of(uri: str) -> str | None:
@@ -39,9 +38,10 @@ def origin_of(uri: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class CorsMiddleware:
-    def __init__(self, app: ASGIApp, *, apps: AppService) -> None:
-        self.app = app
+class CorsPolicy:
+    """Which origins may call the CORS endpoints from a browser, and the answers that say so."""
+
+    def __init__(self, apps: AppService) -> None:
         self._apps = apps
         self._origins: frozenset[str] = frozenset()
         self._loaded_at = float("-inf")
@@ -58,34 +58,28 @@ class CorsMiddleware:
             self._origins, self._loaded_at = frozenset(origins), time.monotonic()
         return self._origins
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in CORS_PATHS:
-            await self.app(scope, receive, send)
-            return
-        origin = Headers(scope=scope).get("origin")
-        allowed = origin is not None and origin in await self.allowed_origins()
-        if scope["method"] == "OPTIONS" and origin is not None:
-            headers = {"vary": "Origin"}
-            if allowed:
-                headers.update(
-                    {
-                        "access-control-allow-origin": origin,
-                        "access-control-allow-methods": ALLOW_METHODS.decode(),
-                        "access-control-allow-headers": ALLOW_HEADERS.decode(),
-                        "access-control-max-age": "600",
-                    }
-                )
-            await Response(status_code=204 if allowed else 403, headers=headers)(
-                scope, receive, send
-            )
-            return
+    async def allows(self, origin: bytes) -> bool:
+        return origin.decode("latin-1") in await self.allowed_origins()
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(b"vary", b"Origin")]
-                if allowed and origin is not None:
-                    extra.append((b"access-control-allow-origin", origin.encode()))
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
+    @staticmethod
+    def preflight(origin: bytes, allowed: bool) -> Response:
+        """The answer to an ``OPTIONS`` request with an ``Origin``."""
+        if not allowed:
+            return Response(status_code=403, headers={"vary": "Origin"})
+        return Response(
+            status_code=204,
+            headers={
+                "vary": "Origin",
+                "access-control-allow-origin": origin.decode("latin-1"),
+                "access-control-allow-methods": ALLOW_METHODS,
+                "access-control-allow-headers": ALLOW_HEADERS,
+                "access-control-max-age": "600",
+            },
+        )
 
-        await self.app(scope, receive, send_with_cors)
+    @staticmethod
+    def response_headers(origin: bytes | None, allowed: bool) -> list[tuple[bytes, bytes]]:
+        """The headers added to the answer of a CORS endpoint."""
+        if allowed and origin is not None:
+            return [VARY_ORIGIN, (b"access-control-allow-origin", origin)]
+        return [VARY_ORIGIN]

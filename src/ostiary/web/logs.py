@@ -8,15 +8,13 @@ import json
 import logging
 import os
 import re
-import time
 from typing import Any
 
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from ostiary.web.metrics import HTTP_LATENCY, HTTP_REQUESTS, route_label
 
-__all__ = ["RequestLogMiddleware", "configure_logging"]
+__all__ = ["configure_logging", "record_request", "request_id"]
 
 log = logging.getLogger("ostiary.access")
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -75,47 +73,30 @@ def configure_logging(fmt: str) -> None:
     root.propagate = False
 
 
-class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def request_id(incoming: bytes | None) -> str:
+    """The caller's ``X-Request-ID`` when it is safe to echo and log, else a new one."""
+    if incoming is not None:
+        text = incoming.decode("latin-1")
+        if SAFE_REQUEST_ID.match(text):
+            return text
+    return _request_ids.next()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = Headers(scope=scope).get("x-request-id", "")
-        request_id = incoming if SAFE_REQUEST_ID.match(incoming) else _request_ids.next()
-        scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
-        status = 500
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = route_label(scope["path"])
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(route).observe(elapsed)
-            client = scope.get("client")
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "request_id": request_id,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 1),
-                    "ip": client[0] if client else None,
-                },
-            )
+def record_request(scope: Scope, status: int, elapsed: float, request_id: str) -> None:
+    """The access log line and the HTTP metrics of one finished request."""
+    route = route_label(scope["path"])
+    HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+    HTTP_LATENCY.labels(route).observe(elapsed)
+    client = scope.get("client")
+    log.info(
+        "%s %s %s",
+        scope["method"],
+        scope["path"],
+        status,
+        extra={
+            "request_id": request_id,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+            "ip": client[0] if client else None,
+        },
+    )

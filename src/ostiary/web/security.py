@@ -1,10 +1,9 @@
-"""Security headers on every response (pure ASGI middleware: no per-request task overhead)."""
+"""The security headers of every response, and the pages' Content-Security-Policy (applied by
+``ostiary.web.edge``)."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-__all__ = ["SecurityHeadersMiddleware", "content_security_policy"]
+__all__ = ["content_security_policy", "security_headers"]
 
 
 def content_security_policy(form_action_schemes: tuple[str, ...] = ()) -> str:
@@ -26,25 +25,6 @@ HEADERS = [
 ]
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
-        self.headers = list(HEADERS)
-        if hsts:
-            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                present = {name for name, _ in message["headers"]}
-                message["headers"] = list(message["headers"]) + [
-                    header for header in self.headers if header[0] not in present
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (a response that sets one of them keeps its own)."""
+    return [*HEADERS, (b"strict-transport-security", b"max-age=31536000")] if hsts else HEADERS

@@ -163,3 +163,17 @@ async def test_production_sends_hsts(unprepared_client: httpx.AsyncClient) -> No
     """Production responses carry Strict-Transport-Security with a max-age."""
     response = await unprepared_client.get("/healthz")
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_a_safe_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    """A caller's X-Request-ID made of safe characters comes back on the response."""
+    response = await client.get("/keys", headers={"x-request-id": "trace-42.a_B"})
+    assert "trace-42.a_B" == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("incoming", ["two words", "x" * 65, "a;b=c", "<script>", ""])
+async def test_an_unsafe_request_id_is_replaced(client: httpx.AsyncClient, incoming: str) -> None:
+    """A request id that could forge or bloat a log line is not echoed: the response carries
+    one of Ostiary's own instead."""
+    response = await client.get("/healthz", headers={"x-request-id": incoming})
+    assert re.fullmatch(r"[0-9a-f]{10}-[0-9a-f]+", response.headers["x-request-id"])
