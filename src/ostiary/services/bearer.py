@@ -6,9 +6,12 @@ Signature first (named algorithms, keys from our JWKS), then claims: ``typ`` at+
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from ostiary.domain.users import User
 from ostiary.protocol import jose
@@ -22,6 +25,38 @@ __all__ = ["BearerVerifier"]
 
 LEEWAY = 30
 ALGORITHM_LIST = list(ALGORITHMS)
+VERIFIED_CACHE_SIZE = 4096
+
+
+class VerifiedTokens:
+    """The signature checks already done: an SPA or API calls with the same access token many
+    times in its lifetime, and checking an RS256 signature with joserfc is the largest cost of
+    a userinfo request. An entry holds the claims of a token whose signature verified, keyed by
+    the token's SHA-256 (never the token itself), and counts only for the key set it verified
+    against: once the published keys change, every token is checked again. Claims (expiry,
+    issuer) and the login behind a token are checked on every request, so revocation and
+    logout still take effect at once. Least recently used entries go first."""
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, tuple[KeySet, dict[str, Any]]] = OrderedDict()
+
+    @staticmethod
+    def key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, key: bytes, keys: KeySet) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] is not keys:
+            return None
+        self._entries.move_to_end(key)
+        return dict(entry[1])
+
+    def put(self, key: bytes, keys: KeySet, claims: dict[str, Any]) -> None:
+        self._entries[key] = (keys, claims)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 class BearerVerifier:
@@ -30,6 +65,7 @@ class BearerVerifier:
         self._tokens = tokens
         self._clock = clock
         self._issuer = issuer
+        self._verified = VerifiedTokens()
 
     async def verify(self, token: str, *, check_grant: bool = True) -> dict[str, Any]:
         """The claims of a valid, live access token; raises InvalidToken otherwise."""
@@ -48,15 +84,20 @@ class BearerVerifier:
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         if not token or token.count(".") != 2 or len(token) > 8192:
             raise InvalidToken("The access token is malformed.")
-        try:
-            decoded = jose.verify_jwt(token, await self._keys.verification_keys(), ALGORITHM_LIST)
-        except (JoseError, ValueError) as err:
-            raise InvalidToken(
-                "The access token's signature is not valid.", detail=str(err)
-            ) from None
-        if decoded.header.get("typ") != "at+jwt":
-            raise InvalidToken("This is not an access token.")
-        claims = dict(decoded.claims)
+        keys = await self._keys.verification_keys()
+        cache_key = self._verified.key(token)
+        claims = self._verified.get(cache_key, keys)
+        if claims is None:
+            try:
+                decoded = jose.verify_jwt(token, keys, ALGORITHM_LIST)
+            except (JoseError, ValueError) as err:
+                raise InvalidToken(
+                    "The access token's signature is not valid.", detail=str(err)
+                ) from None
+            if decoded.header.get("typ") != "at+jwt":
+                raise InvalidToken("This is not an access token.")
+            claims = dict(decoded.claims)
+            self._verified.put(cache_key, keys, dict(claims))
         now = self._clock.now().timestamp()
         if claims.get("iss") != self._issuer:
             raise InvalidToken("The access token was issued by someone else.")

@@ -90,6 +90,23 @@ async def test_expired_access_token_is_invalid_token(
     assert INVALID_TOKEN == _challenge(await flow.userinfo(token))
 
 
+async def test_a_token_that_worked_still_expires(flow: FlowHelper, clock: AdvancingClock) -> None:
+    """A token already accepted (its signature check remembered) is refused once it expires."""
+    token = await _access_token(flow)
+    assert 200 == (await flow.userinfo(token)).status_code
+    clock.advance(300 + 31)
+    assert INVALID_TOKEN == _challenge(await flow.userinfo(token))
+
+
+async def test_a_token_that_worked_stops_at_logout(flow: FlowHelper) -> None:
+    """A token already accepted is refused as soon as its session is logged out."""
+    app = await flow.web()
+    tokens = await flow.signed_in(app)
+    assert 200 == (await flow.userinfo(tokens.access_token)).status_code
+    await flow.client.get("/oidc/logout", params={"id_token_hint": tokens.id_token})
+    assert INVALID_TOKEN == _challenge(await flow.userinfo(tokens.access_token))
+
+
 async def test_malformed_token_is_invalid_token(flow: FlowHelper) -> None:
     """A bearer value that is not a JWT at all gets 401 invalid_token."""
     assert INVALID_TOKEN == _challenge(await flow.userinfo("not-a-jwt"))
