@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ostiary.domain.apps import App, AppType, ClientSecret
 from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
+from ostiary.storage.prepared import Prepared
 from ostiary.storage.tables import apps, client_secrets
 
 __all__ = ["AppStore", "DuplicateAppError", "TooManySecretsError"]
@@ -69,7 +70,7 @@ def _secret(row: sa.Row[Any]) -> ClientSecret:
 
 # Built once (client authentication runs on every token request): building a select costs
 # more than SQLAlchemy's cached compilation of it.
-_APP_WITH_ACTIVE_DIGESTS = (
+_APP_WITH_ACTIVE_DIGESTS = Prepared(
     sa.select(apps, client_secrets.c.digest.label("secret_digest"))
     .outerjoin(
         client_secrets,
@@ -170,8 +171,7 @@ class AppStore:
 
     async def with_active_digests(self, client_id: str) -> tuple[App, list[str]] | None:
         """The app and the digests of its active secrets, in one round trip (client auth)."""
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(_APP_WITH_ACTIVE_DIGESTS, {"client_id": client_id})).all()
+        rows = await self._engine.fetch(_APP_WITH_ACTIVE_DIGESTS, {"client_id": client_id})
         if not rows:
             return None
         digests = [row.secret_digest for row in rows if row.secret_digest is not None]

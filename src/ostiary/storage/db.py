@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 
+from ostiary.storage.prepared import Prepared
 from ostiary.storage.sqlite_inline import SQLiteDatabase
 
 if TYPE_CHECKING:
@@ -66,6 +67,10 @@ class Database(Protocol):
     def connect(self) -> AbstractAsyncContextManager[DatabaseConnection]: ...
 
     def begin(self) -> AbstractAsyncContextManager[DatabaseConnection]: ...
+
+    async def fetch(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
+        """The rows of a one-statement read (``ostiary.storage.prepared``)."""
+        ...
 
     async def dispose(self) -> None: ...
 
@@ -149,6 +154,12 @@ class PostgresEngine(AsyncEngine):
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         async with self._turn(), AsyncConnection(self) as conn, conn.begin():
             yield conn
+
+    async def fetch(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
+        # asyncpg prepares and caches the statement itself (SQLAlchemy's asyncpg dialect).
+        async with self.connect() as conn:
+            rows: Sequence[Any] = (await conn.execute(prepared.statement, parameters)).all()
+        return rows
 
 
 # Alembic is imported where it is used: a serving worker never migrates, and the import costs

@@ -23,9 +23,10 @@ snapshot too old to write from) is not retried, as SQLite would not wait for it 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -33,6 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy import event, pool
 from sqlalchemy.engine import URL
 from sqlalchemy.sql.base import Executable
+
+from ostiary.storage.prepared import Prepared, PreparedRow
 
 __all__ = ["SQLiteDatabase"]
 
@@ -229,6 +232,8 @@ class SQLiteDatabase:
 
     def __init__(self, path: str, *, patience: float, pool_size: int = 5) -> None:
         self.patience = patience
+        self._path = path
+        self._reader: tuple[int, sqlite3.Connection] | None = None
         self.sync_engine = sa.create_engine(
             URL.create("sqlite", database=path),
             creator=lambda: _open(path),
@@ -250,7 +255,37 @@ class SQLiteDatabase:
     def begin(self) -> _Checkout:
         return _Checkout(self, transaction=True)
 
+    async def fetch(self, prepared: Prepared, parameters: Mapping[str, Any]) -> list[PreparedRow]:
+        """The rows of a prepared read: one statement, outside any transaction, on a connection
+        kept for these reads (statements run one at a time on the loop's thread, and each
+        leaves nothing open behind it, so one connection serves them all)."""
+        plan = prepared.plan(self.sync_engine.dialect)
+        arguments = plan.parameters(parameters)
+        conn = self._read_connection()
+
+        def run() -> list[Any]:
+            return conn.execute(plan.sql, arguments).fetchall()
+
+        try:
+            raw = run()
+        except sqlite3.OperationalError as err:
+            if not _busy(err):
+                raise
+            raw = await _when_unlocked(run, self.patience)
+        return [plan.row(values) for values in raw]
+
+    def _read_connection(self) -> sqlite3.Connection:
+        reader = self._reader
+        if reader is None or reader[0] != os.getpid():  # not one inherited through a fork
+            conn = _open(self._path)
+            _pragmas(conn, None)
+            self._reader = reader = (os.getpid(), conn)
+        return reader[1]
+
     async def dispose(self) -> None:
+        if self._reader is not None and self._reader[0] == os.getpid():
+            self._reader[1].close()
+        self._reader = None
         self.sync_engine.dispose()
 
 

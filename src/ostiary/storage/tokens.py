@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
 from ostiary.domain.users import User
 from ostiary.storage.db import Database, DatabaseConnection
+from ostiary.storage.prepared import Prepared
 from ostiary.storage.sessions import session_from_row
 from ostiary.storage.tables import (
     authorization_codes,
@@ -87,12 +88,12 @@ _LOGIN_BY_SESSION = (
     .select_from(_SESSION_AND_USER)
     .where(sessions.c.id == sa.bindparam("session_id"))
 )
-_LOGIN_BY_GRANT = (
+_LOGIN_BY_GRANT = Prepared(
     sa.select(grants.c.revoked_at, sessions, users)
     .select_from(grants.join(_SESSION_AND_USER, sessions.c.id == grants.c.session_id))
     .where(grants.c.id == sa.bindparam("grant_id"))
 )
-_LOGIN_BY_REFRESH = (
+_LOGIN_BY_REFRESH = Prepared(
     sa.select(refresh_tokens, sessions, users)
     .select_from(
         refresh_tokens.join(_SESSION_AND_USER, sessions.c.id == refresh_tokens.c.session_id)
@@ -217,10 +218,10 @@ class TokenStore:
 
     async def grant_login(self, grant_id: str) -> tuple[bool, Login] | None:
         """``(grant revoked?, its login)`` in one query, for bearer-token checks."""
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(_LOGIN_BY_GRANT, {"grant_id": grant_id})).first()
-        if row is None:
+        rows = await self._engine.fetch(_LOGIN_BY_GRANT, {"grant_id": grant_id})
+        if not rows:
             return None
+        row = rows[0]
         return row._mapping[grants.c.revoked_at] is not None, _login(row)
 
     async def insert_refresh(self, token: RefreshToken, digest: str) -> None:
@@ -229,10 +230,10 @@ class TokenStore:
 
     async def refresh_login(self, digest: str) -> tuple[RefreshToken, Login] | None:
         """A refresh token with its session and user, in one query."""
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(_LOGIN_BY_REFRESH, {"digest": digest})).first()
-        if row is None:
+        rows = await self._engine.fetch(_LOGIN_BY_REFRESH, {"digest": digest})
+        if not rows:
             return None
+        row = rows[0]
         return _refresh(row), _login(row)
 
     async def rotate(

@@ -1,0 +1,107 @@
+"""Prepared reads (``ostiary.storage.prepared``) return what SQLAlchemy itself returns for the
+same statement, column by column, with every column type the hot reads select: on SQLite
+they bypass SQLAlchemy's execution, so each value's conversion is checked here."""
+
+# The house style asserts `expected == actual`; ruff's SIM300 (Yoda) would flip them.
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from ostiary.services.container import Services
+from ostiary.storage import apps as app_storage
+from ostiary.storage import tokens as token_storage
+from ostiary.storage.prepared import Prepared, PreparedRow
+from ostiary.storage.tables import apps, client_secrets, grants, refresh_tokens, sessions, users
+
+FIXED = {
+    ("apps", "type"): "web",
+    ("sessions", "status"): "active",
+    ("apps", "client_id"): "client_1",
+    ("refresh_tokens", "digest"): "refresh-digest",
+    ("grants", "id"): "grant_1",
+}
+FOREIGN = {"app_id": "app_1", "user_id": "user_1", "session_id": "session_1", "grant_id": "grant_1"}
+IDS = {"apps": "app_1", "users": "user_1", "sessions": "session_1", "refresh_tokens": "refresh_1",
+       "client_secrets": "secret_1"}  # fmt: skip
+
+
+def _value(table: sa.Table, column: sa.Column[Any], n: int, nulls: bool) -> Any:
+    """A value of the column's type that a conversion could get wrong: aware datetimes with
+    microseconds, JSON lists and objects, both booleans, NULLs where allowed."""
+    key = (table.name, column.name)
+    if key in FIXED:
+        return FIXED[key]
+    if column.name == "id":
+        return IDS[table.name]
+    if column.name in FOREIGN:
+        return FOREIGN[column.name]
+    if nulls and column.nullable:
+        return None
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return n % 2 == 0
+    if isinstance(kind, sa.Integer):
+        return 100 + n
+    if isinstance(kind, sa.JSON):
+        return {"k": [n, "é"]} if column.name == "metadata" else [f"v{n}", "ü"]
+    if isinstance(kind, sa.String):
+        return f"{table.name}.{column.name}"[: kind.length]
+    return datetime(2026, 5, 17, 12, 34, 56, 789012, tzinfo=UTC) + timedelta(minutes=n)
+
+
+async def _fill(services: Services, nulls: bool) -> None:
+    async with services.engine.begin() as conn:
+        for table in (apps, client_secrets, users, sessions, grants, refresh_tokens):
+            row = {c.name: _value(table, c, n, nulls) for n, c in enumerate(table.c)}
+            if table is client_secrets:
+                row["revoked_at"] = None  # an active secret: the join finds it
+            await conn.execute(table.insert().values(**row))
+
+
+CASES = [
+    (app_storage._APP_WITH_ACTIVE_DIGESTS, {"client_id": "client_1"}),
+    (token_storage._LOGIN_BY_GRANT, {"grant_id": "grant_1"}),
+    (token_storage._LOGIN_BY_REFRESH, {"digest": "refresh-digest"}),
+]
+
+
+@pytest.mark.parametrize("nulls", [False, True], ids=["values", "nulls"])
+async def test_prepared_reads_return_what_sqlalchemy_returns(
+    backend: Services, nulls: bool
+) -> None:
+    await _fill(backend, nulls)
+    for prepared, parameters in CASES:
+        assert isinstance(prepared, Prepared)
+        fast = await backend.engine.fetch(prepared, parameters)
+        async with backend.engine.connect() as conn:
+            slow = (await conn.execute(prepared.statement, parameters)).all()
+        assert 1 == len(slow) == len(fast)
+        for column in prepared.statement.selected_columns:
+            expected = slow[0]._mapping[column]
+            got = fast[0]._mapping[column]
+            assert (expected, type(expected)) == (got, type(got)), column
+            if isinstance(expected, datetime):
+                assert got.tzinfo is not None
+    digest_row = (await backend.engine.fetch(*CASES[0]))[0]
+    assert "client_secrets.digest" == digest_row.secret_digest
+    assert "client_1" == digest_row._mapping["client_id"]
+
+
+async def test_a_read_that_finds_nothing_is_empty(backend: Services) -> None:
+    assert [] == list(await backend.engine.fetch(*CASES[1]))
+
+
+async def test_a_name_two_selected_columns_share_is_not_guessed(backend: Services) -> None:
+    """sessions.id and users.id are both selected: ``row.id`` refuses rather than picks one."""
+    await _fill(backend, nulls=False)
+    row = (await backend.engine.fetch(*CASES[1]))[0]
+    assert "session_1" == row._mapping[sessions.c.id]
+    assert "user_1" == row._mapping[users.c.id]
+    if isinstance(row, PreparedRow):  # SQLAlchemy's own rows on PostgreSQL
+        with pytest.raises(AttributeError):
+            _ = row.id
