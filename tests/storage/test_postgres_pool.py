@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 
 from ostiary.storage import db
+from ostiary.storage.prepared import Prepared
 
 pytestmark = pytest.mark.postgres
 
@@ -62,4 +64,36 @@ async def test_a_wait_longer_than_the_limit_is_an_error_naming_the_pool_size(
         async with engine.begin() as conn:  # the place is free again once released
             assert await conn.scalar(sa.text("SELECT 2")) == 2
     finally:
+        await engine.dispose()
+
+
+QUERY = Prepared(sa.select(sa.bindparam("x", type_=sa.Integer).label("one")))
+
+
+async def test_prepared_reads_recover_when_the_server_drops_the_connections(
+    postgres_url: str,
+) -> None:
+    """After the server ends every connection (a restart, a failover), the read that meets a
+    dead connection fails, and the next one works on a fresh connection: dead idle ones are
+    not handed out one failed request at a time."""
+    engine = db.create_engine(postgres_url, pool_size=3)
+    admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+
+        async def read() -> int:
+            rows = await engine.fetch(QUERY, {"x": 1})
+            await asyncio.sleep(0.02)  # hold the connection, so that three get opened
+            return int(rows[0].one)
+
+        assert [1, 1, 1] == await asyncio.gather(read(), read(), read())
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        with pytest.raises(Exception):  # noqa: B017 - whichever error the lost connection gives
+            await read()
+        assert 1 == await read()
+        assert 1 == await read()
+    finally:
+        await admin.close()
         await engine.dispose()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.util import greenlet_spawn
 
 from ostiary.storage.prepared import Prepared
 from ostiary.storage.sqlite_inline import SQLiteDatabase
@@ -156,10 +157,31 @@ class PostgresEngine(AsyncEngine):
             yield conn
 
     async def fetch(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
-        # asyncpg prepares and caches the statement itself (SQLAlchemy's asyncpg dialect).
-        async with self.connect() as conn:
-            rows: Sequence[Any] = (await conn.execute(prepared.statement, parameters)).all()
-        return rows
+        """A prepared read on one of the pool's connections, through asyncpg itself (which
+        prepares the statement once per connection and keeps it). Through SQLAlchemy's
+        ``connect()`` and ``execute`` client authentication cost 319 µs of CPU, this way
+        136 µs (asyncpg alone: 55 µs; the rest is the pool and the turn). No
+        transaction is begun: asyncpg runs the statement in autocommit, and the pool's reset
+        on return finds nothing to roll back."""
+        import asyncpg  # loaded by the dialect already; SQLite deployments never load it
+
+        plan = prepared.plan(self.sync_engine.dialect)
+        arguments = plan.parameters(parameters)
+        async with self._turn():
+            record = await greenlet_spawn(self.sync_engine.pool.connect)
+            driver: Any = record.driver_connection
+            try:
+                raw = await driver.fetch(plan.sql, *arguments)
+            except BaseException as err:
+                if not isinstance(err, asyncpg.PostgresError) or driver.is_closed():
+                    # Lost, or left in an unknown state. As SQLAlchemy does on a disconnect,
+                    # the idle connections (likely lost the same way) are closed too.
+                    await greenlet_spawn(record.invalidate, err)
+                    await greenlet_spawn(self.sync_engine.pool.dispose)
+                raise
+            finally:
+                await greenlet_spawn(record.close)
+        return [plan.row(values) for values in raw]
 
 
 # Alembic is imported where it is used: a serving worker never migrates, and the import costs
