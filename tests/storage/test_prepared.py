@@ -6,17 +6,20 @@ they bypass SQLAlchemy's execution, so each value's conversion is checked here."
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from ostiary.domain.sessions import AuthorizationCode
 from ostiary.services.container import Services
 from ostiary.storage import apps as app_storage
 from ostiary.storage import tokens as token_storage
 from ostiary.storage.prepared import Prepared, PreparedRow
 from ostiary.storage.tables import apps, client_secrets, grants, refresh_tokens, sessions, users
+from ostiary.storage.tokens import TokenStore
 
 FIXED = {
     ("apps", "type"): "web",
@@ -105,3 +108,61 @@ async def test_a_name_two_selected_columns_share_is_not_guessed(backend: Service
     if isinstance(row, PreparedRow):  # SQLAlchemy's own rows on PostgreSQL
         with pytest.raises(AttributeError):
             _ = row.id
+
+
+NOW = datetime(2026, 6, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+def _code(grant_id: str = "grant_2") -> AuthorizationCode:
+    return AuthorizationCode(
+        grant_id=grant_id, app_id="app_1", client_id="client_1", session_id="session_1",
+        user_id="user_1", redirect_uri="https://app.example.com/cb", scope=("openid", "email"),
+        nonce="n-0", code_challenge=None, auth_time=NOW - timedelta(minutes=1),
+        amr=("pwd",), organization_id=None, created_at=NOW, expires_at=NOW + timedelta(minutes=1),
+    )  # fmt: skip
+
+
+async def test_a_code_is_stored_and_consumed_once_with_every_field(backend: Services) -> None:
+    """The code comes back as stored, with its login, the first time only; then as used."""
+    await _fill(backend, nulls=False)
+    store = TokenStore(backend.engine)
+    await store.insert_code(_code(), "code-digest")
+    consumed = await store.consume_code("code-digest", NOW)
+    assert consumed is not None
+    code, first, login = consumed
+    assert (dataclasses.replace(_code(), consumed_at=NOW), True) == (code, first)
+    assert login is not None and ("session_1", "user_1") == (login.session.id, login.user.id)
+    again = await store.consume_code("code-digest", NOW + timedelta(seconds=1))
+    assert again is not None and (NOW, False, None) == (again[0].consumed_at, *again[1:])
+    assert None is await store.consume_code("no-such-digest", NOW)
+
+
+async def test_a_refresh_token_rotates_once(backend: Services) -> None:
+    """Rotation retires the old token and stores the new one in one transaction; a second
+    rotation of the same old token changes nothing."""
+    await _fill(backend, nulls=True)  # not rotated, not revoked
+    store = TokenStore(backend.engine)
+    found = await store.refresh_login("refresh-digest")
+    assert found is not None
+    old = found[0]
+    new = dataclasses.replace(old, id="refresh_2", created_at=NOW, rotated_at=None, revoked_at=None)
+    active = (NOW, NOW + timedelta(hours=1))
+    assert await store.rotate(old, new, "refresh-digest-2", NOW, session_active=active)
+    later = dataclasses.replace(new, id="refresh_3")
+    assert not await store.rotate(old, later, "refresh-digest-3", NOW, session_active=None)
+    rotated = await store.refresh_login("refresh-digest")
+    fresh = await store.refresh_login("refresh-digest-2")
+    assert rotated is not None and NOW == rotated[0].rotated_at
+    assert fresh is not None and new == fresh[0]
+    assert NOW + timedelta(hours=1) == fresh[1].session.idle_expires_at
+    assert None is await store.refresh_login("refresh-digest-3")
+
+
+async def test_a_write_transaction_that_fails_leaves_nothing(backend: Services) -> None:
+    """A statement that fails (a duplicate key) rolls back the ones before it."""
+    await _fill(backend, nulls=False)
+    store = TokenStore(backend.engine)
+    with pytest.raises(Exception):  # noqa: B017 - each driver names its own integrity error
+        await store.insert_code(_code(grant_id="grant_1"), "code-digest")  # grant_1 exists
+    await store.insert_code(_code(grant_id="grant_3"), "code-digest")  # the digest is free
+    assert None is not await store.consume_code("code-digest", NOW)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ostiary.domain.apps import App, AppType, ClientSecret
 from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
-from ostiary.storage.prepared import Prepared
+from ostiary.storage.prepared import AnyRow, Prepared
 from ostiary.storage.tables import apps, client_secrets
 
 __all__ = ["AppStore", "DuplicateAppError", "TooManySecretsError"]
@@ -26,7 +26,7 @@ class TooManySecretsError(Exception):
     """The app already has the maximum number of active secrets."""
 
 
-def _app(row: sa.Row[Any]) -> App:
+def _app(row: AnyRow) -> App:
     m = row._mapping
     return App(
         id=m["id"],

@@ -1,13 +1,16 @@
-"""Hot reads as prepared statements: a Core ``SELECT`` compiled once per dialect, run on the
-driver's connection directly, its rows converted with SQLAlchemy's own type processors.
+"""The statements behind every token request as prepared statements: a Core statement compiled
+once per dialect, run on the driver's connection directly, its rows converted with SQLAlchemy's
+own type processors.
 
 Hand-written because SQLAlchemy has no such short path. Its ``Connection.execute`` builds an
 execution context, a cursor result and its metadata for every statement, and a checkout (pool,
 autobegin, reset on return) around every block. For the lookups behind every token request
 (client authentication, the login behind a bearer token or a refresh token), that machinery
 cost several times the statement: client authentication took 54 µs through a checkout and
-``execute``, against 6 µs for the same SQL on the sqlite3 cursor. Only one-statement reads
-with plain bound values use this; everything else goes through SQLAlchemy as before.
+``execute``, against 6 µs for the same SQL on the sqlite3 cursor. Only fixed statements with
+plain bound values use this: one-statement reads (``Database.fetch``) and the short write
+transactions of the token endpoint (``Database.writing``); everything else goes through
+SQLAlchemy as before.
 
 The rows answer what the stores' row mappers ask of SQLAlchemy's: ``row._mapping[column]``
 with the ``Column`` object, ``row._mapping["name"]`` and ``row.name`` for a name that only
@@ -16,13 +19,15 @@ one selected column has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["Plan", "Prepared", "PreparedRow"]
+__all__ = ["AnyRow", "Plan", "Prepared", "PreparedRow", "Writer"]
+
+Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
 
 
 class PreparedRow:
@@ -48,12 +53,16 @@ class PreparedRow:
             raise AttributeError(name) from None
 
 
+# What the row mappers read: SQLAlchemy's rows, or these.
+AnyRow = sa.Row[Any] | PreparedRow
+
+
 class Plan:
     """A statement compiled for one dialect: its SQL, how to bind, how to read a row."""
 
     __slots__ = ("_binders", "_index", "_readers", "sql")
 
-    def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Statement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         if not compiled.positional or compiled.positiontup is None:
             raise ValueError(f"{dialect.name}: prepared statements need positional parameters")
@@ -64,7 +73,7 @@ class Plan:
             if bind.expanding or bind.callable is not None or bind.value is not None:
                 raise ValueError(f"prepared statements take plain bound values only: {name}")
             self._binders.append((name, bind.type._cached_bind_processor(dialect)))
-        columns = list(statement.selected_columns)
+        columns = list(statement.exported_columns)  # selected or RETURNING; none otherwise
         # The processors SQLAlchemy itself applies to this dialect's raw values (the adapted
         # type, e.g. SQLite's DATETIME that parses text, and TypeDecorators).
         self._readers = [column.type._cached_result_processor(dialect, None) for column in columns]
@@ -92,11 +101,11 @@ class Plan:
 
 
 class Prepared:
-    """A ``SELECT`` built once at import, planned once per dialect on first use."""
+    """A statement built once at import, planned once per dialect on first use."""
 
     __slots__ = ("_plans", "statement")
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: Statement) -> None:
         self.statement = statement
         self._plans: dict[str, Plan] = {}
 
@@ -105,3 +114,17 @@ class Prepared:
         if found is None:
             found = self._plans[dialect.name] = Plan(self.statement, dialect)
         return found
+
+
+class Writer(Protocol):
+    """Prepared statements inside one write transaction (``Database.writing``)."""
+
+    async def rows(
+        self, prepared: Prepared, parameters: Mapping[str, Any]
+    ) -> Sequence[PreparedRow]:
+        """The rows a statement returns (a ``SELECT``, or ``RETURNING``)."""
+        ...
+
+    async def run(self, prepared: Prepared, parameters: Mapping[str, Any]) -> int:
+        """How many rows an ``INSERT``, ``UPDATE`` or ``DELETE`` changed."""
+        ...

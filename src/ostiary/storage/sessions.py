@@ -17,6 +17,7 @@ from ostiary.domain.sessions import (
 from ostiary.storage.backchannel import insert_deliveries
 from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
+from ostiary.storage.prepared import AnyRow
 from ostiary.storage.tables import (
     column_lookup,
     grants,
@@ -31,7 +32,7 @@ __all__ = ["SessionStore", "revoke_session_tokens", "session_from_row"]
 _SESSION_COLUMNS = column_lookup(sessions)
 
 
-def session_from_row(row: sa.Row[Any]) -> Session:
+def session_from_row(row: AnyRow) -> Session:
     # Columns as keys (not names), so that the same mapper reads rows joined with other tables.
     m = row._mapping
     c = _SESSION_COLUMNS

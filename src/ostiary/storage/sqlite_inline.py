@@ -35,7 +35,7 @@ from sqlalchemy import event, pool
 from sqlalchemy.engine import URL
 from sqlalchemy.sql.base import Executable
 
-from ostiary.storage.prepared import Prepared, PreparedRow
+from ostiary.storage.prepared import Plan, Prepared, PreparedRow
 
 __all__ = ["SQLiteDatabase"]
 
@@ -67,6 +67,25 @@ async def _when_unlocked(call: Callable[[], T], patience: float) -> T:
             if not _busy(err) or time.monotonic() >= deadline:
                 raise
         pause = min(pause * 2, LONGEST_PAUSE_S)
+
+
+async def _patiently(call: Callable[[], T], patience: float) -> T:
+    """``call()`` (a statement or a commit on the sqlite3 connection), tried again while SQLite
+    answers SQLITE_BUSY."""
+    try:
+        return call()
+    except sqlite3.OperationalError as err:
+        if not _busy(err):
+            raise
+    return await _when_unlocked(call, patience)
+
+
+async def _prepared_rows(
+    conn: sqlite3.Connection, plan: Plan, parameters: Mapping[str, Any], patience: float
+) -> tuple[list[PreparedRow], int]:
+    arguments = plan.parameters(parameters)
+    cursor = await _patiently(lambda: conn.execute(plan.sql, arguments), patience)
+    return [plan.row(values) for values in cursor.fetchall()], cursor.rowcount
 
 
 class _BufferedCursor(sqlite3.Cursor):
@@ -159,13 +178,57 @@ class SQLiteConnection:
         # transaction, which finds nothing left to commit.
         dbapi = self._conn.connection.dbapi_connection
         assert dbapi is not None
-        try:
-            dbapi.commit()
-        except sqlite3.OperationalError as err:
-            if not _busy(err):
-                raise
-            await _when_unlocked(dbapi.commit, self._patience)
+        await _patiently(dbapi.commit, self._patience)
         self._conn.commit()
+
+
+class _SQLiteWriter:
+    """``Writer`` on one pooled sqlite3 connection: sqlite3 begins the transaction before the
+    first write, as it does under SQLAlchemy."""
+
+    __slots__ = ("_conn", "_dialect", "_patience")
+
+    def __init__(self, conn: sqlite3.Connection, dialect: sa.Dialect, patience: float) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        self._patience = patience
+
+    async def rows(self, prepared: Prepared, parameters: Mapping[str, Any]) -> list[PreparedRow]:
+        plan = prepared.plan(self._dialect)
+        return (await _prepared_rows(self._conn, plan, parameters, self._patience))[0]
+
+    async def run(self, prepared: Prepared, parameters: Mapping[str, Any]) -> int:
+        plan = prepared.plan(self._dialect)
+        return (await _prepared_rows(self._conn, plan, parameters, self._patience))[1]
+
+
+class _Writing:
+    """``async with database.writing()``: committed at the end of the block, rolled back (by
+    the pool, as the connection goes back) on an exception."""
+
+    __slots__ = ("_database", "_pooled")
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self._database = database
+        self._pooled: Any = None
+
+    async def __aenter__(self) -> _SQLiteWriter:
+        database = self._database
+        self._pooled = database.sync_engine.raw_connection()
+        conn = self._pooled.driver_connection
+        return _SQLiteWriter(conn, database.sync_engine.dialect, database.patience)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                await _patiently(self._pooled.driver_connection.commit, self._database.patience)
+        finally:
+            self._pooled.close()  # rolls back whatever was not committed
 
 
 class _Savepoint:
@@ -260,19 +323,11 @@ class SQLiteDatabase:
         kept for these reads (statements run one at a time on the loop's thread, and each
         leaves nothing open behind it, so one connection serves them all)."""
         plan = prepared.plan(self.sync_engine.dialect)
-        arguments = plan.parameters(parameters)
-        conn = self._read_connection()
+        return (await _prepared_rows(self._read_connection(), plan, parameters, self.patience))[0]
 
-        def run() -> list[Any]:
-            return conn.execute(plan.sql, arguments).fetchall()
-
-        try:
-            raw = run()
-        except sqlite3.OperationalError as err:
-            if not _busy(err):
-                raise
-            raw = await _when_unlocked(run, self.patience)
-        return [plan.row(values) for values in raw]
+    def writing(self) -> _Writing:
+        """A write transaction of prepared statements (``ostiary.storage.prepared``)."""
+        return _Writing(self)
 
     def _read_connection(self) -> sqlite3.Connection:
         reader = self._reader

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
 from ostiary.domain.users import User
-from ostiary.storage.db import Database, DatabaseConnection
-from ostiary.storage.prepared import Prepared
+from ostiary.storage.db import Database
+from ostiary.storage.prepared import AnyRow, Prepared, Writer
 from ostiary.storage.sessions import session_from_row
 from ostiary.storage.tables import (
     authorization_codes,
@@ -30,7 +29,7 @@ _CODE_COLUMNS = column_lookup(authorization_codes)
 _REFRESH_COLUMNS = column_lookup(refresh_tokens)
 
 
-def _code(row: sa.Row[Any]) -> AuthorizationCode:
+def _code(row: AnyRow) -> AuthorizationCode:
     m = row._mapping
     c = _CODE_COLUMNS
     return AuthorizationCode(
@@ -52,7 +51,7 @@ def _code(row: sa.Row[Any]) -> AuthorizationCode:
     )
 
 
-def _refresh(row: sa.Row[Any]) -> RefreshToken:
+def _refresh(row: AnyRow) -> RefreshToken:
     m = row._mapping
     c = _REFRESH_COLUMNS
     return RefreshToken(
@@ -77,13 +76,13 @@ class Login:
     user: User
 
 
-def _login(row: sa.Row[Any]) -> Login:
+def _login(row: AnyRow) -> Login:
     return Login(session_from_row(row), user_from_row(row))
 
 
 # Statements built once: building a select costs more than SQLAlchemy's cached compilation.
 _SESSION_AND_USER = sessions.join(users, users.c.id == sessions.c.user_id)
-_LOGIN_BY_SESSION = (
+_LOGIN_BY_SESSION = Prepared(
     sa.select(sessions, users)
     .select_from(_SESSION_AND_USER)
     .where(sessions.c.id == sa.bindparam("session_id"))
@@ -100,22 +99,24 @@ _LOGIN_BY_REFRESH = Prepared(
     )
     .where(refresh_tokens.c.digest == sa.bindparam("digest"))
 )
-_CONSUME_CODE = (
+_CONSUME_CODE = Prepared(
     authorization_codes.update()
     .where(authorization_codes.c.digest == sa.bindparam("code_digest"))
     .where(authorization_codes.c.consumed_at.is_(None))
     .values(consumed_at=sa.bindparam("now"))
     .returning(*authorization_codes.c)
 )
-_INSERT_REFRESH = refresh_tokens.insert()
-_RETIRE_REFRESH = (
+_INSERT_REFRESH = Prepared(refresh_tokens.insert())
+_INSERT_GRANT = Prepared(grants.insert())
+_INSERT_CODE = Prepared(authorization_codes.insert())
+_RETIRE_REFRESH = Prepared(
     refresh_tokens.update()
     .where(refresh_tokens.c.id == sa.bindparam("old_id"))
     .where(refresh_tokens.c.rotated_at.is_(None))
     .where(refresh_tokens.c.revoked_at.is_(None))
     .values(rotated_at=sa.bindparam("now"))
 )
-_SESSION_ACTIVE = (
+_SESSION_ACTIVE = Prepared(
     sessions.update()
     .where(sessions.c.id == sa.bindparam("session_id"))
     .values(
@@ -123,13 +124,15 @@ _SESSION_ACTIVE = (
         idle_expires_at=sa.bindparam("idle_expires"),
     )
 )
-_CODE_BY_DIGEST = sa.select(authorization_codes).where(
-    authorization_codes.c.digest == sa.bindparam("code_digest")
+_CODE_BY_DIGEST = Prepared(
+    sa.select(authorization_codes).where(
+        authorization_codes.c.digest == sa.bindparam("code_digest")
+    )
 )
 
 
-async def _insert_refresh(conn: DatabaseConnection, token: RefreshToken, digest: str) -> None:
-    await conn.execute(
+async def _insert_refresh(writer: Writer, token: RefreshToken, digest: str) -> None:
+    await writer.run(
         _INSERT_REFRESH,
         {
             "id": token.id,
@@ -153,36 +156,38 @@ class TokenStore:
 
     async def insert_code(self, code: AuthorizationCode, digest: str) -> None:
         """Store a code together with the grant it starts."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                grants.insert().values(
-                    id=code.grant_id,
-                    app_id=code.app_id,
-                    session_id=code.session_id,
-                    user_id=code.user_id,
-                    created_at=code.created_at,
-                    revoked_at=None,
-                )
+        async with self._engine.writing() as writer:
+            await writer.run(
+                _INSERT_GRANT,
+                {
+                    "id": code.grant_id,
+                    "app_id": code.app_id,
+                    "session_id": code.session_id,
+                    "user_id": code.user_id,
+                    "created_at": code.created_at,
+                    "revoked_at": None,
+                },
             )
-            await conn.execute(
-                authorization_codes.insert().values(
-                    digest=digest,
-                    grant_id=code.grant_id,
-                    app_id=code.app_id,
-                    client_id=code.client_id,
-                    session_id=code.session_id,
-                    user_id=code.user_id,
-                    redirect_uri=code.redirect_uri,
-                    scope=list(code.scope),
-                    nonce=code.nonce,
-                    code_challenge=code.code_challenge,
-                    auth_time=code.auth_time,
-                    amr=list(code.amr),
-                    organization_id=code.organization_id,
-                    created_at=code.created_at,
-                    expires_at=code.expires_at,
-                    consumed_at=None,
-                )
+            await writer.run(
+                _INSERT_CODE,
+                {
+                    "digest": digest,
+                    "grant_id": code.grant_id,
+                    "app_id": code.app_id,
+                    "client_id": code.client_id,
+                    "session_id": code.session_id,
+                    "user_id": code.user_id,
+                    "redirect_uri": code.redirect_uri,
+                    "scope": list(code.scope),
+                    "nonce": code.nonce,
+                    "code_challenge": code.code_challenge,
+                    "auth_time": code.auth_time,
+                    "amr": list(code.amr),
+                    "organization_id": code.organization_id,
+                    "created_at": code.created_at,
+                    "expires_at": code.expires_at,
+                    "consumed_at": None,
+                },
             )
 
     async def consume_code(
@@ -191,14 +196,14 @@ class TokenStore:
         """Mark a code used, in one transaction with reading its session and user. Returns the
         code, whether *this* call consumed it (False = a reuse) and, when it did, the login
         (None if that has gone since); None if there is no such code."""
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(_CONSUME_CODE, {"code_digest": digest, "now": now})).first()
-            if row is None:
-                used = (await conn.execute(_CODE_BY_DIGEST, {"code_digest": digest})).first()
-                return None if used is None else (_code(used), False, None)
-            code = _code(row)
-            login = (await conn.execute(_LOGIN_BY_SESSION, {"session_id": code.session_id})).first()
-        return code, True, None if login is None else _login(login)
+        async with self._engine.writing() as writer:
+            consumed = await writer.rows(_CONSUME_CODE, {"code_digest": digest, "now": now})
+            if not consumed:
+                used = await writer.rows(_CODE_BY_DIGEST, {"code_digest": digest})
+                return None if not used else (_code(used[0]), False, None)
+            code = _code(consumed[0])
+            login = await writer.rows(_LOGIN_BY_SESSION, {"session_id": code.session_id})
+        return code, True, _login(login[0]) if login else None
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> None:
         """Revoke a grant and every refresh token of its family."""
@@ -225,8 +230,8 @@ class TokenStore:
         return row._mapping[grants.c.revoked_at] is not None, _login(row)
 
     async def insert_refresh(self, token: RefreshToken, digest: str) -> None:
-        async with self._engine.begin() as conn:
-            await _insert_refresh(conn, token, digest)
+        async with self._engine.writing() as writer:
+            await _insert_refresh(writer, token, digest)
 
     async def refresh_login(self, digest: str) -> tuple[RefreshToken, Login] | None:
         """A refresh token with its session and user, in one query."""
@@ -248,14 +253,13 @@ class TokenStore:
         """Retire ``old`` and store ``new`` atomically; False if ``old`` was already rotated or
         revoked by a concurrent request. With ``session_active`` = (last active, idle expiry),
         also records the session's activity."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(_RETIRE_REFRESH, {"old_id": old.id, "now": now})
-            if result.rowcount != 1:
+        async with self._engine.writing() as writer:
+            if await writer.run(_RETIRE_REFRESH, {"old_id": old.id, "now": now}) != 1:
                 return False
-            await _insert_refresh(conn, new, new_digest)
+            await _insert_refresh(writer, new, new_digest)
             if session_active is not None:
                 last_active, idle_expires = session_active
-                await conn.execute(
+                await writer.run(
                     _SESSION_ACTIVE,
                     {"session_id": old.session_id, "last_active": last_active,
                      "idle_expires": idle_expires},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from ostiary.domain.users import User, normalize_email
 from ostiary.storage.db import Database
 from ostiary.storage.pages import Page, keyset_page
+from ostiary.storage.prepared import AnyRow
 from ostiary.storage.tables import column_lookup, users
 
 __all__ = ["DuplicateUserError", "UserStore", "user_from_row"]
@@ -23,7 +23,7 @@ class DuplicateUserError(Exception):
 _USER_COLUMNS = column_lookup(users)
 
 
-def user_from_row(row: sa.Row[Any]) -> User:
+def user_from_row(row: AnyRow) -> User:
     # Columns as keys (not names), so that the same mapper reads rows joined with other tables.
     m = row._mapping
     c = _USER_COLUMNS
