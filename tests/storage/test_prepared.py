@@ -6,6 +6,7 @@ they bypass SQLAlchemy's execution, so each value's conversion is checked here."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,3 +167,26 @@ async def test_a_write_transaction_that_fails_leaves_nothing(backend: Services) 
         await store.insert_code(_code(grant_id="grant_1"), "code-digest")  # grant_1 exists
     await store.insert_code(_code(grant_id="grant_3"), "code-digest")  # the digest is free
     assert None is not await store.consume_code("code-digest", NOW)
+
+
+async def test_of_two_concurrent_uses_of_a_code_one_consumes_it(backend: Services) -> None:
+    await _fill(backend, nulls=False)
+    store = TokenStore(backend.engine)
+    await store.insert_code(_code(), "code-digest")
+    results = await asyncio.gather(*(store.consume_code("code-digest", NOW) for _ in range(2)))
+    assert [False, True] == sorted(result[1] for result in results if result is not None)
+
+
+async def test_of_two_concurrent_rotations_one_wins(backend: Services) -> None:
+    await _fill(backend, nulls=True)
+    store = TokenStore(backend.engine)
+    found = await store.refresh_login("refresh-digest")
+    assert found is not None
+    old = found[0]
+    news = [dataclasses.replace(old, id=f"refresh_{n}", created_at=NOW) for n in (2, 3)]
+    results = await asyncio.gather(
+        *(store.rotate(old, new, f"digest-{new.id}", NOW, session_active=None) for new in news)
+    )
+    assert [False, True] == sorted(results)
+    stored = [await store.refresh_login(f"digest-{new.id}") for new in news]
+    assert 1 == sum(found is not None for found in stored)

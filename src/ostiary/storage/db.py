@@ -79,6 +79,10 @@ class Database(Protocol):
         rolled back on an exception."""
         ...
 
+    async def write(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
+        """One prepared statement that writes, committed on its own; its ``RETURNING`` rows."""
+        ...
+
     async def dispose(self) -> None: ...
 
 
@@ -174,6 +178,10 @@ class PostgresEngine(AsyncEngine):
         async with self._driver() as driver:
             raw = await driver.fetch(plan.sql, *arguments)
         return [plan.row(values) for values in raw]
+
+    async def write(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
+        # asyncpg runs it in autocommit: one round trip, where BEGIN and COMMIT make three.
+        return await self.fetch(prepared, parameters)
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[Writer]:

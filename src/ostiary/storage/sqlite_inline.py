@@ -329,6 +329,11 @@ class SQLiteDatabase:
         """A write transaction of prepared statements (``ostiary.storage.prepared``)."""
         return _Writing(self)
 
+    async def write(self, prepared: Prepared, parameters: Mapping[str, Any]) -> list[PreparedRow]:
+        """One prepared statement that writes, in a transaction of its own."""
+        async with self.writing() as writer:
+            return await writer.rows(prepared, parameters)
+
     def _read_connection(self) -> sqlite3.Connection:
         reader = self._reader
         if reader is None or reader[0] != os.getpid():  # not one inherited through a fork

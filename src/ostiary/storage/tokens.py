@@ -193,16 +193,16 @@ class TokenStore:
     async def consume_code(
         self, digest: str, now: datetime
     ) -> tuple[AuthorizationCode, bool, Login | None] | None:
-        """Mark a code used, in one transaction with reading its session and user. Returns the
-        code, whether *this* call consumed it (False = a reuse) and, when it did, the login
-        (None if that has gone since); None if there is no such code."""
-        async with self._engine.writing() as writer:
-            consumed = await writer.rows(_CONSUME_CODE, {"code_digest": digest, "now": now})
-            if not consumed:
-                used = await writer.rows(_CODE_BY_DIGEST, {"code_digest": digest})
-                return None if not used else (_code(used[0]), False, None)
-            code = _code(consumed[0])
-            login = await writer.rows(_LOGIN_BY_SESSION, {"session_id": code.session_id})
+        """Mark a code used (one statement: of two concurrent calls, one consumes it), then read
+        its session and user. Returns the code, whether *this* call consumed it (False = a
+        reuse) and, when it did, the login (None if that has gone since); None if there is no
+        such code."""
+        consumed = await self._engine.write(_CONSUME_CODE, {"code_digest": digest, "now": now})
+        if not consumed:
+            used = await self._engine.fetch(_CODE_BY_DIGEST, {"code_digest": digest})
+            return None if not used else (_code(used[0]), False, None)
+        code = _code(consumed[0])
+        login = await self._engine.fetch(_LOGIN_BY_SESSION, {"session_id": code.session_id})
         return code, True, _login(login[0]) if login else None
 
     async def revoke_grant(self, grant_id: str, now: datetime) -> None:
