@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.services.container import Services
 from ostiary.web import api
 from ostiary.web.admin import admin_routes
+from ostiary.web.dispatch import FixedPathRoutes
 from ostiary.web.edge import EdgeMiddleware
 from ostiary.web.health import healthz, readyz
 from ostiary.web.metrics import metrics
@@ -36,7 +37,9 @@ STATIC = Path(__file__).parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
 
-def routes() -> list[BaseRoute]:
+def protocol_routes() -> list[BaseRoute]:
+    """The OAuth / OpenID Connect endpoints: fixed paths, every error answered by the
+    endpoint itself (``ostiary.web.dispatch``)."""
     return [
         Route("/.well-known/openid-configuration", discovery, methods=GET),
         Route("/.well-known/oauth-authorization-server", discovery, methods=GET),
@@ -46,6 +49,13 @@ def routes() -> list[BaseRoute]:
         Route("/oauth/revoke", revoke, methods=POST),
         Route("/oauth/introspect", introspect, methods=POST),
         Route("/userinfo", userinfo, methods=BOTH),
+        Route("/oidc/logout", logout, methods=BOTH),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *protocol_routes(),
         Route("/ui/login", login_page, methods=BOTH),
         Route("/ui/signup", signup_page, methods=BOTH),
         Route("/ui/consent", consent_page, methods=BOTH),
@@ -55,7 +65,6 @@ def routes() -> list[BaseRoute]:
         Route("/ui/password/forgot", forgot_password_page, methods=BOTH),
         Route("/ui/password/reset", reset_password_page, methods=BOTH),
         Route("/ui/email/verify", verify_email, methods=GET),
-        Route("/oidc/logout", logout, methods=BOTH),
         Route("/ui/account/sessions", sessions_page, methods=BOTH),
         Mount("/ui/static", StaticFiles(directory=STATIC), name="static"),
         *admin_routes(),
@@ -71,6 +80,7 @@ def create_web_app(services: Services) -> Starlette:
         routes=routes(),
         middleware=[
             Middleware(EdgeMiddleware, hsts=services.settings.production, apps=services.apps),
+            Middleware(FixedPathRoutes, routes=protocol_routes()),
         ],
     )
     app.state.services = services

@@ -177,3 +177,20 @@ async def test_an_unsafe_request_id_is_replaced(client: httpx.AsyncClient, incom
     one of Ostiary's own instead."""
     response = await client.get("/healthz", headers={"x-request-id": incoming})
     assert re.fullmatch(r"[0-9a-f]{10}-[0-9a-f]+", response.headers["x-request-id"])
+
+
+async def test_a_form_that_cannot_be_parsed_is_a_400_not_a_500(client: httpx.AsyncClient) -> None:
+    """A multipart body without its boundary, posted to the logout endpoint (which reads any
+    form), is refused as a bad request."""
+    response = await client.post(
+        "/oidc/logout", content=b"--x\r\n", headers={"content-type": "multipart/form-data"}
+    )
+    assert 400 == response.status_code
+
+
+async def test_a_protocol_endpoint_refuses_another_method_with_405(
+    client: httpx.AsyncClient,
+) -> None:
+    for method, path in (("POST", "/keys"), ("GET", "/oauth/token"), ("PUT", "/userinfo")):
+        response = await client.request(method, path)
+        assert 405 == response.status_code, (method, path)
