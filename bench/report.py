@@ -41,8 +41,12 @@ Differences that could not be removed (or were kept on purpose):
    userinfo (a JWT access token has an audience, which its userinfo refuses). So the peer's
    userinfo scenario uses an opaque token (an adapter lookup) from a twin client
    (`bench-web-userinfo`, identical settings), while Ostiary verifies its RS256 JWT and then looks
-   up the grant and session (to honour revocation and logout) and the user. Every *token
-   endpoint* scenario issues RS256 JWT access tokens on both.
+   up the grant and session (to honour revocation and logout) and the user. The run presents one
+   token throughout, as an app calling userinfo or an API again and again does: Ostiary checks its
+   signature on the first request and remembers the result (by the token's SHA-256, for the
+   published key set), so later requests cost a hash, not an RSA verification; expiry and the
+   live login are checked every time. Every *token endpoint* scenario issues RS256 JWT access
+   tokens on both.
 4. **Access-token audience and claims**: the peer's JWT access tokens are for a resource server
    (`aud` = `<issuer>/api`, scope `openid profile email`); Ostiary's carry `aud` = [client_id],
    `sid`, `nbf` and scope `openid profile email offline_access`. Sizes differ by a few bytes.
@@ -306,9 +310,10 @@ def render(results: dict[str, Any]) -> str:
     for section in results.get("roundtrips", []):
         w("## Inside one request (bench/roundtrips.py)\n")
         w("Ostiary's ASGI app driven in-process, one request at a time (no HTTP, no "
-          "concurrency): what each endpoint costs in database work. *Checkouts* are pool "
-          "checkouts (`engine.connect()` blocks read in autocommit, `begin()` blocks write in "
-          "a transaction: BEGIN … COMMIT on PostgreSQL) and each has a reset on return.\n")  # fmt: skip
+          "concurrency): what each endpoint costs in database work. *Statements* are what "
+          "reached the database driver, BEGIN and COMMIT included (on PostgreSQL each is a "
+          "round trip). *Checkouts* are pool checkouts, each with a reset on return; SQLite's "
+          "prepared reads use one connection kept out of the pool, so they need none.\n")  # fmt: skip
         w(section)
     w("## Differences between the two configurations\n")
     w(DIFFERENCES)

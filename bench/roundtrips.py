@@ -42,21 +42,42 @@ class Counters:
 
 
 def instrument(engine: Any, counters: Counters) -> None:
+    """Count what reaches the database driver. SQLite: every statement sqlite3 runs (its trace
+    callback, which also sees the BEGIN it issues itself). PostgreSQL: what asyncpg sends as a
+    query (its query logger: Ostiary's prepared statements, and BEGIN and COMMIT), plus the
+    statements SQLAlchemy runs (its execute event: SQLAlchemy's dialect runs them through
+    asyncpg's prepared-statement objects, which the query logger does not see). SQLAlchemy's
+    events alone would miss the prepared statements, which run on the driver directly. Pool
+    checkouts and resets are the pool's events. Takes effect for connections opened
+    afterwards: dispose the engine first."""
     sync = engine.sync_engine
 
-    @event.listens_for(sync, "before_cursor_execute")
-    def _stmt(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
+    def statement(sql: str) -> None:
+        first = sql.strip().split(None, 1)[0].upper().rstrip(";") if sql.strip() else "?"
+        if first.startswith("PRAGMA"):
+            return  # connection set-up, not per request
         counters.c["statements"] += 1
-        first = statement.strip().split(None, 1)[0].upper()
         counters.statements[first] += 1
+        if first in ("COMMIT", "END"):
+            counters.c["commits"] += 1
+
+    @event.listens_for(sync, "connect")
+    def _connected(dbapi_connection: Any, _record: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        if hasattr(driver, "set_trace_callback"):  # sqlite3
+            driver.set_trace_callback(statement)
+        else:  # asyncpg
+            driver.add_query_logger(lambda logged: statement(logged.query))
+
+    if sync.dialect.name != "sqlite":
+
+        @event.listens_for(sync, "before_cursor_execute")
+        def _executed(_conn: Any, _cursor: Any, sql: str, *_a: Any) -> None:
+            statement(sql)
 
     @event.listens_for(sync, "checkout")
     def _checkout(*_a: Any) -> None:
         counters.c["checkouts"] += 1
-
-    @event.listens_for(sync, "commit")
-    def _commit(*_a: Any) -> None:
-        counters.c["commits"] += 1
 
     @event.listens_for(sync, "reset")
     def _reset(*_a: Any) -> None:
@@ -108,6 +129,7 @@ async def main(argv: list[str]) -> int:
     ).decode()
     counters = Counters()
     instrument(services.engine, counters)
+    await services.engine.dispose()  # connections open from here on are counted
 
     transport = httpx.ASGITransport(app=app)
     http = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")

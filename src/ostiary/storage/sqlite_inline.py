@@ -28,7 +28,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event, pool
@@ -295,8 +295,7 @@ class SQLiteDatabase:
 
     def __init__(self, path: str, *, patience: float, pool_size: int = 5) -> None:
         self.patience = patience
-        self._path = path
-        self._reader: tuple[int, sqlite3.Connection] | None = None
+        self._reader: tuple[int, Any] | None = None  # (pid, pooled connection kept out)
         self.sync_engine = sa.create_engine(
             URL.create("sqlite", database=path),
             creator=lambda: _open(path),
@@ -335,12 +334,12 @@ class SQLiteDatabase:
             return await writer.rows(prepared, parameters)
 
     def _read_connection(self) -> sqlite3.Connection:
+        # One of the pool's connections (opened like the rest, with the same pragmas and
+        # listeners), checked out for as long as the engine lives.
         reader = self._reader
         if reader is None or reader[0] != os.getpid():  # not one inherited through a fork
-            conn = _open(self._path)
-            _pragmas(conn, None)
-            self._reader = reader = (os.getpid(), conn)
-        return reader[1]
+            self._reader = reader = (os.getpid(), self.sync_engine.raw_connection())
+        return cast(sqlite3.Connection, reader[1].driver_connection)
 
     async def dispose(self) -> None:
         if self._reader is not None and self._reader[0] == os.getpid():
