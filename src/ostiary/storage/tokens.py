@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
 from ostiary.domain.users import User
 from ostiary.storage.db import Database
-from ostiary.storage.prepared import AnyRow, Prepared, Writer
+from ostiary.storage.prepared import AnyRow, Prepared
 from ostiary.storage.sessions import session_from_row
 from ostiary.storage.tables import (
     authorization_codes,
@@ -131,23 +132,20 @@ _CODE_BY_DIGEST = Prepared(
 )
 
 
-async def _insert_refresh(writer: Writer, token: RefreshToken, digest: str) -> None:
-    await writer.run(
-        _INSERT_REFRESH,
-        {
-            "id": token.id,
-            "digest": digest,
-            "grant_id": token.grant_id,
-            "app_id": token.app_id,
-            "session_id": token.session_id,
-            "user_id": token.user_id,
-            "scope": list(token.scope),
-            "nonce": token.nonce,
-            "created_at": token.created_at,
-            "rotated_at": None,
-            "revoked_at": None,
-        },
-    )
+def _refresh_values(token: RefreshToken, digest: str) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "digest": digest,
+        "grant_id": token.grant_id,
+        "app_id": token.app_id,
+        "session_id": token.session_id,
+        "user_id": token.user_id,
+        "scope": list(token.scope),
+        "nonce": token.nonce,
+        "created_at": token.created_at,
+        "rotated_at": None,
+        "revoked_at": None,
+    }
 
 
 class TokenStore:
@@ -230,8 +228,7 @@ class TokenStore:
         return row._mapping[grants.c.revoked_at] is not None, _login(row)
 
     async def insert_refresh(self, token: RefreshToken, digest: str) -> None:
-        async with self._engine.writing() as writer:
-            await _insert_refresh(writer, token, digest)
+        await self._engine.write(_INSERT_REFRESH, _refresh_values(token, digest))
 
     async def refresh_login(self, digest: str) -> tuple[RefreshToken, Login] | None:
         """A refresh token with its session and user, in one query."""
@@ -256,7 +253,7 @@ class TokenStore:
         async with self._engine.writing() as writer:
             if await writer.run(_RETIRE_REFRESH, {"old_id": old.id, "now": now}) != 1:
                 return False
-            await _insert_refresh(writer, new, new_digest)
+            await writer.run(_INSERT_REFRESH, _refresh_values(new, new_digest))
             if session_active is not None:
                 last_active, idle_expires = session_active
                 await writer.run(
