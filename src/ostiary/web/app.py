@@ -53,9 +53,9 @@ def protocol_routes() -> list[BaseRoute]:
     ]
 
 
-def routes() -> list[BaseRoute]:
+def other_routes() -> list[BaseRoute]:
+    """Pages, static files, the dashboard, the management API and the probes."""
     return [
-        *protocol_routes(),
         Route("/ui/login", login_page, methods=BOTH),
         Route("/ui/signup", signup_page, methods=BOTH),
         Route("/ui/consent", consent_page, methods=BOTH),
@@ -76,11 +76,12 @@ def routes() -> list[BaseRoute]:
 
 
 def create_web_app(services: Services) -> Starlette:
+    protocol = protocol_routes()  # the same Route objects for the router and the lookup
     app = Starlette(
-        routes=routes(),
+        routes=[*protocol, *other_routes()],
         middleware=[
             Middleware(EdgeMiddleware, hsts=services.settings.production, apps=services.apps),
-            Middleware(FixedPathRoutes, routes=protocol_routes()),
+            Middleware(FixedPathRoutes, routes=protocol),
         ],
     )
     app.state.services = services
