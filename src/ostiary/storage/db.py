@@ -173,11 +173,9 @@ class PostgresEngine(AsyncEngine):
         136 µs (asyncpg alone: 55 µs; the rest is the pool and the turn). No transaction is
         begun: asyncpg runs the statement in autocommit, and the pool's reset on return finds
         nothing to roll back."""
-        plan = prepared.plan(self.sync_engine.dialect)
-        arguments = plan.parameters(parameters)
         async with self._driver() as driver:
-            raw = await driver.fetch(plan.sql, *arguments)
-        return [plan.row(values) for values in raw]
+            reader = _PostgresWriter(driver, self.sync_engine.dialect)
+            return await reader.rows(prepared, parameters)
 
     async def write(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
         # asyncpg runs it in autocommit: one round trip, where BEGIN and COMMIT make three.
@@ -213,6 +211,8 @@ class PostgresEngine(AsyncEngine):
 
 
 class _PostgresWriter:
+    """``Writer`` on one asyncpg connection (also what ``fetch`` reads with)."""
+
     __slots__ = ("_dialect", "_driver")
 
     def __init__(self, driver: Any, dialect: sa.Dialect) -> None:
