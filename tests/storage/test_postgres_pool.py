@@ -97,3 +97,51 @@ async def test_prepared_reads_recover_when_the_server_drops_the_connections(
     finally:
         await admin.close()
         await engine.dispose()
+
+
+async def _connections_to(admin: asyncpg.Connection) -> int:
+    count: int = await admin.fetchval(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return count
+
+
+async def test_connections_kept_for_reads_never_starve_a_transaction(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prepared reads keep their connections checked out between turns; a write or a read
+    through SQLAlchemy that comes next still gets one of the pool's, at once."""
+    monkeypatch.setattr(db, "POOL_WAIT_S", 1)
+    engine = db.create_engine(postgres_url, pool_size=2)
+    try:
+
+        async def read() -> int:
+            rows = await engine.fetch(QUERY, {"x": 1})
+            await asyncio.sleep(0.02)  # hold the connection, so that both get opened
+            return int(rows[0].one)
+
+        assert [1, 1] == await asyncio.gather(read(), read())
+        async with engine.begin() as conn:
+            assert await conn.scalar(sa.text("SELECT 2")) == 2
+        async with engine.connect() as first, engine.connect() as second:
+            assert await first.scalar(sa.text("SELECT 3")) == 3
+            assert await second.scalar(sa.text("SELECT 4")) == 4
+        assert [1, 1] == await asyncio.gather(read(), read())
+    finally:
+        await engine.dispose()
+
+
+async def test_dispose_closes_the_connections_kept_for_reads(postgres_url: str) -> None:
+    """Shutting down (or a test's clean-up) leaves no connection open on the server."""
+    engine = db.create_engine(postgres_url, pool_size=3)
+    admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        for _ in range(3):
+            assert (await engine.fetch(QUERY, {"x": 1}))[0].one == 1
+        assert await _connections_to(admin) == 1
+        await engine.dispose()
+        assert await _connections_to(admin) == 0
+    finally:
+        await admin.close()
+        await engine.dispose()
