@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["SigningKey", "current_signing_key", "key_status", "published_keys"]
+__all__ = [
+    "SigningKey",
+    "current_signing_key",
+    "key_status",
+    "next_change",
+    "published_keys",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,3 +69,15 @@ def published_keys(
 ) -> list[SigningKey]:
     """Every key that may still verify a live token, plus keys about to become active."""
     return [key for key in keys if key_status(key, keys, now, retention) != "expired"]
+
+
+def next_change(keys: Sequence[SigningKey], now: datetime, retention: timedelta) -> datetime:
+    """The first moment after ``now`` at which the signing key or a key's status can change: a
+    key's activation, or the end of a retired key's retention. Until then, what
+    ``current_signing_key`` and ``published_keys`` answer for ``now`` stays true."""
+    moments = [key.activates_at for key in keys if key.activates_at > now]
+    for key in keys:
+        retired = _retired_at(key, keys, now)
+        if retired is not None and retired + retention > now:
+            moments.append(retired + retention)
+    return min(moments, default=datetime.max.replace(tzinfo=now.tzinfo))

@@ -7,13 +7,19 @@ import functools
 import json
 import os
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import KeySet
 
 from ostiary.domain.ids import new_id
-from ostiary.domain.keys import SigningKey, current_signing_key, key_status, published_keys
+from ostiary.domain.keys import (
+    SigningKey,
+    current_signing_key,
+    key_status,
+    next_change,
+    published_keys,
+)
 from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
 from ostiary.services.clock import Clock
@@ -28,6 +34,37 @@ CLOCK_SKEW = timedelta(minutes=2)
 # cryptography releases the GIL while it signs: on threads, it runs beside the event loop
 # instead of stopping it. A thread per core (services/offload.py says how results return).
 SIGNERS = OffloadThreads(os.cpu_count() or 1, "ostiary-sign")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _KeyView:
+    """What the key table means from ``since`` until ``until`` (no key activates or stops being
+    published in between): the signing key and the JWKS, worked out once rather than on every
+    token, /keys and bearer request."""
+
+    keys: list[SigningKey]  # the loaded table this was worked out from
+    since: datetime
+    until: datetime
+    signing: SigningKey | None
+    jwks: dict[str, Any]
+    jwks_json: bytes
+    kids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, keys: list[SigningKey], retention: timedelta, now: datetime) -> _KeyView:
+        jwks = {"keys": [key.public_jwk for key in published_keys(keys, now, retention)]}
+        return cls(
+            keys=keys,
+            since=now,
+            until=next_change(keys, now, retention),
+            signing=current_signing_key(keys, now),
+            jwks=jwks,
+            jwks_json=json.dumps(jwks, separators=(",", ":")).encode(),
+            kids=tuple(key["kid"] for key in jwks["keys"]),
+        )
+
+    def holds(self, keys: list[SigningKey], now: datetime) -> bool:
+        return keys is self.keys and self.since <= now < self.until
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,7 +98,7 @@ class KeyService:
         self._cached: tuple[float, list[SigningKey], timedelta] | None = None
         self._private: dict[str, jose.PrivateKey] = {}
         self._key_sets: dict[tuple[str, ...], KeySet] = {}
-        self._jwks_json: tuple[tuple[str, ...], bytes] | None = None
+        self._view: _KeyView | None = None
 
     async def ensure_key(self) -> None:
         """Create the first signing key, active at once, when there is none."""
@@ -100,30 +137,30 @@ class KeyService:
         self._cached = (time.monotonic(), keys, retention)
         return keys, retention
 
+    async def _current(self) -> _KeyView:
+        keys, retention = await self._load()
+        now = self._clock.now()
+        view = self._view
+        if view is None or not view.holds(keys, now):
+            view = self._view = _KeyView.of(keys, retention, now)
+        return view
+
     async def verification_keys(self) -> KeySet:
         """The published keys as an imported key set, cached per set of key ids."""
-        jwks = await self.jwks()
-        kids = tuple(key["kid"] for key in jwks["keys"])
-        found = self._key_sets.get(kids)
+        view = await self._current()
+        found = self._key_sets.get(view.kids)
         if found is None:
             if len(self._key_sets) > 8:
                 self._key_sets.clear()
-            found = self._key_sets[kids] = jose.key_set(jwks)
+            found = self._key_sets[view.kids] = jose.key_set(view.jwks)
         return found
 
     async def jwks(self) -> dict[str, Any]:
-        keys, retention = await self._load()
-        live = published_keys(keys, self._clock.now(), retention)
-        return {"keys": [key.public_jwk for key in live]}
+        return {"keys": list((await self._current()).jwks["keys"])}
 
     async def jwks_json(self) -> bytes:
-        """The JWKS as served at /keys, serialised once per set of published keys."""
-        jwks = await self.jwks()
-        kids = tuple(key["kid"] for key in jwks["keys"])
-        cached = self._jwks_json
-        if cached is None or cached[0] != kids:
-            cached = self._jwks_json = (kids, json.dumps(jwks, separators=(",", ":")).encode())
-        return cached[1]
+        """The JWKS as served at /keys."""
+        return (await self._current()).jwks_json
 
     async def every_public_jwk(self) -> dict[str, Any]:
         """Every key ever used, retired or not: for checking our own old tokens where expiry does
@@ -146,8 +183,7 @@ class KeyService:
 
     async def signing_key(self) -> tuple[str, str, jose.PrivateKey]:
         """``(kid, algorithm, private key)`` of the key that signs now."""
-        keys, _ = await self._load()
-        key = current_signing_key(keys, self._clock.now())
+        key = (await self._current()).signing
         if key is None:
             raise RuntimeError("no active signing key: run `ostiary keys rotate --delay 0`")
         private = self._private.get(key.kid)
