@@ -108,16 +108,27 @@ def request_id(incoming: bytes | None) -> str:
     return _request_ids.next()
 
 
+# Metric children by (method, route, status): ``labels()`` looks its child up under a lock on
+# every call, ~2.4 µs per request of the ~3.6 µs the two metrics cost; prometheus_client's
+# documentation suggests keeping children. The key space is bounded by ``route_label``.
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def record_request(scope: Scope, status: int, elapsed: float, request_id: str) -> None:
     """The access log line and the HTTP metrics of one finished request."""
-    route = route_label(scope["path"])
-    HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-    HTTP_LATENCY.labels(route).observe(elapsed)
+    method, path = scope["method"], scope["path"]
+    route = route_label(path)
+    children = _metric_children.get((method, route, status))
+    if children is None:
+        children = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(route))
+        _metric_children[(method, route, status)] = children
+    children[0].inc()
+    children[1].observe(elapsed)
     client = scope.get("client")
     log.info(
         "%s %s %s",
-        scope["method"],
-        scope["path"],
+        method,
+        path,
         status,
         extra={
             "request_id": request_id,
