@@ -60,7 +60,7 @@ AnyRow = sa.Row[Any] | PreparedRow
 class Plan:
     """A statement compiled for one dialect: its SQL, how to bind, how to read a row."""
 
-    __slots__ = ("_binders", "_index", "_readers", "sql")
+    __slots__ = ("_binders", "_index", "_readers", "_width", "sql")
 
     def __init__(self, statement: Statement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -76,7 +76,10 @@ class Plan:
         columns = list(statement.exported_columns)  # selected or RETURNING; none otherwise
         # The processors SQLAlchemy itself applies to this dialect's raw values (the adapted
         # type, e.g. SQLite's DATETIME that parses text, and TypeDecorators).
-        self._readers = [column.type._cached_result_processor(dialect, None) for column in columns]
+        readers = [column.type._cached_result_processor(dialect, None) for column in columns]
+        # Only the columns that need converting (dates on SQLite, JSON, decorators), by position.
+        self._readers = [(i, read) for i, read in enumerate(readers) if read is not None]
+        self._width = len(columns)
         index: dict[Any, int] = {}
         names: dict[str, int] = {}
         for i, column in enumerate(columns):
@@ -93,11 +96,12 @@ class Plan:
         )
 
     def row(self, raw: tuple[Any, ...] | Any) -> PreparedRow:
-        values = tuple(
-            value if read is None else read(value)
-            for read, value in zip(self._readers, raw, strict=True)
-        )
-        return PreparedRow(values, self._index)
+        if len(raw) != self._width:
+            raise ValueError(f"a row of {len(raw)} values for {self._width} columns")
+        values = list(raw)
+        for i, read in self._readers:
+            values[i] = read(values[i])
+        return PreparedRow(tuple(values), self._index)
 
 
 class Prepared:
