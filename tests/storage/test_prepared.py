@@ -138,25 +138,47 @@ async def test_a_code_is_stored_and_consumed_once_with_every_field(backend: Serv
     assert None is await store.consume_code("no-such-digest", NOW)
 
 
-async def test_a_refresh_token_rotates_once(backend: Services) -> None:
-    """Rotation retires the old token and stores the new one in one transaction; a second
-    rotation of the same old token changes nothing."""
+@pytest.mark.parametrize("records_activity", [True, False], ids=["with-activity", "alone"])
+async def test_a_refresh_token_rotates_once(backend: Services, records_activity: bool) -> None:
+    """Rotation retires the old token and stores the new one atomically (with the session's
+    activity, in one transaction; alone, one statement on PostgreSQL); a second rotation of the
+    same old token changes nothing."""
     await _fill(backend, nulls=True)  # not rotated, not revoked
     store = TokenStore(backend.engine)
     found = await store.refresh_login("refresh-digest")
     assert found is not None
-    old = found[0]
+    old, login = found
     new = dataclasses.replace(old, id="refresh_2", created_at=NOW, rotated_at=None, revoked_at=None)
-    active = (NOW, NOW + timedelta(hours=1))
+    active = (NOW, NOW + timedelta(hours=1)) if records_activity else None
     assert await store.rotate(old, new, "refresh-digest-2", NOW, session_active=active)
     later = dataclasses.replace(new, id="refresh_3")
     assert not await store.rotate(old, later, "refresh-digest-3", NOW, session_active=None)
+    assert not await store.rotate(old, later, "refresh-digest-3", NOW, session_active=active)
     rotated = await store.refresh_login("refresh-digest")
     fresh = await store.refresh_login("refresh-digest-2")
     assert rotated is not None and NOW == rotated[0].rotated_at
     assert fresh is not None and new == fresh[0]
-    assert NOW + timedelta(hours=1) == fresh[1].session.idle_expires_at
+    expected_idle = NOW + timedelta(hours=1) if records_activity else login.session.idle_expires_at
+    assert expected_idle == fresh[1].session.idle_expires_at
     assert None is await store.refresh_login("refresh-digest-3")
+
+
+@pytest.mark.parametrize("records_activity", [True, False], ids=["with-activity", "alone"])
+async def test_a_rotation_that_fails_to_store_the_new_token_retires_nothing(
+    backend: Services, records_activity: bool
+) -> None:
+    await _fill(backend, nulls=True)
+    store = TokenStore(backend.engine)
+    found = await store.refresh_login("refresh-digest")
+    assert found is not None
+    old = found[0]
+    new = dataclasses.replace(old, id="refresh_2", created_at=NOW)
+    active = (NOW, NOW + timedelta(hours=1)) if records_activity else None
+    with pytest.raises(Exception):  # noqa: B017 - each driver names its own integrity error
+        await store.rotate(old, new, "refresh-digest", NOW, session_active=active)  # taken
+    still = await store.refresh_login("refresh-digest")
+    assert still is not None and still[0].rotated_at is None
+    assert await store.rotate(old, new, "refresh-digest-2", NOW, session_active=active)
 
 
 async def test_a_write_transaction_that_fails_leaves_nothing(backend: Services) -> None:

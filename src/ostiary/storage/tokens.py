@@ -117,6 +117,30 @@ _RETIRE_REFRESH = Prepared(
     .where(refresh_tokens.c.revoked_at.is_(None))
     .values(rotated_at=sa.bindparam("now"))
 )
+# PostgreSQL: the rotation as one statement, a data-modifying WITH. The INSERT stores the new
+# token only for the row the UPDATE retired, so a token another request rotated (or that was
+# revoked) stores nothing, and the statement is atomic on its own: one round trip instead of
+# BEGIN, UPDATE, INSERT and COMMIT. SQLite has no UPDATE inside WITH; it keeps the
+# transaction, which costs it no round trips.
+_RETIRED = (
+    refresh_tokens.update()
+    .where(refresh_tokens.c.id == sa.bindparam("old_id"))
+    .where(refresh_tokens.c.rotated_at.is_(None))
+    .where(refresh_tokens.c.revoked_at.is_(None))
+    .values(rotated_at=sa.bindparam("now"))
+    .returning(refresh_tokens.c.id)
+    .cte("retired")
+)
+_ROTATE_REFRESH = Prepared(
+    refresh_tokens.insert()
+    .from_select(
+        [column.name for column in refresh_tokens.c],
+        sa.select(
+            *(sa.bindparam(column.name, type_=column.type) for column in refresh_tokens.c)
+        ).select_from(_RETIRED),
+    )
+    .returning(refresh_tokens.c.id)
+)
 _SESSION_ACTIVE = Prepared(
     sessions.update()
     .where(sessions.c.id == sa.bindparam("session_id"))
@@ -151,6 +175,7 @@ def _refresh_values(token: RefreshToken, digest: str) -> dict[str, Any]:
 class TokenStore:
     def __init__(self, engine: Database) -> None:
         self._engine = engine
+        self._rotation_in_one_statement = engine.url.get_backend_name() == "postgresql"
 
     async def insert_code(self, code: AuthorizationCode, digest: str) -> None:
         """Store a code together with the grant it starts."""
@@ -250,6 +275,9 @@ class TokenStore:
         """Retire ``old`` and store ``new`` atomically; False if ``old`` was already rotated or
         revoked by a concurrent request. With ``session_active`` = (last active, idle expiry),
         also records the session's activity."""
+        if session_active is None and self._rotation_in_one_statement:
+            values = {**_refresh_values(new, new_digest), "old_id": old.id, "now": now}
+            return len(await self._engine.write(_ROTATE_REFRESH, values)) == 1
         async with self._engine.writing() as writer:
             if await writer.run(_RETIRE_REFRESH, {"old_id": old.id, "now": now}) != 1:
                 return False
