@@ -110,27 +110,21 @@ _CONSUME_CODE = Prepared(
 _INSERT_REFRESH = Prepared(refresh_tokens.insert())
 _INSERT_GRANT = Prepared(grants.insert())
 _INSERT_CODE = Prepared(authorization_codes.insert())
-_RETIRE_REFRESH = Prepared(
+# Which refresh token a rotation may retire: one definition for both forms of the rotation.
+_RETIRE = (
     refresh_tokens.update()
     .where(refresh_tokens.c.id == sa.bindparam("old_id"))
     .where(refresh_tokens.c.rotated_at.is_(None))
     .where(refresh_tokens.c.revoked_at.is_(None))
     .values(rotated_at=sa.bindparam("now"))
 )
+_RETIRE_REFRESH = Prepared(_RETIRE)
 # PostgreSQL: the rotation as one statement, a data-modifying WITH. The INSERT stores the new
 # token only for the row the UPDATE retired, so a token another request rotated (or that was
 # revoked) stores nothing, and the statement is atomic on its own: one round trip instead of
 # BEGIN, UPDATE, INSERT and COMMIT. SQLite has no UPDATE inside WITH; it keeps the
 # transaction, which costs it no round trips.
-_RETIRED = (
-    refresh_tokens.update()
-    .where(refresh_tokens.c.id == sa.bindparam("old_id"))
-    .where(refresh_tokens.c.rotated_at.is_(None))
-    .where(refresh_tokens.c.revoked_at.is_(None))
-    .values(rotated_at=sa.bindparam("now"))
-    .returning(refresh_tokens.c.id)
-    .cte("retired")
-)
+_RETIRED = _RETIRE.returning(refresh_tokens.c.id).cte("retired")
 _ROTATE_REFRESH = Prepared(
     refresh_tokens.insert()
     .from_select(
