@@ -313,7 +313,8 @@ def render(results: dict[str, Any]) -> str:
           "concurrency): what each endpoint costs in database work. *Statements* are what "
           "reached the database driver, BEGIN and COMMIT included (on PostgreSQL each is a "
           "round trip). *Checkouts* are pool checkouts, each with a reset on return; SQLite's "
-          "prepared reads use one connection kept out of the pool, so they need none.\n")  # fmt: skip
+          "prepared reads use one connection kept out of the pool, and PostgreSQL's prepared "
+          "statements keep their connection between requests, so they need none.\n")  # fmt: skip
         w(section)
     w("## Differences between the two configurations\n")
     w(DIFFERENCES)
