@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import greenlet_spawn
 
+from ostiary.storage.changes import ChangeFeed
 from ostiary.storage.prepared import Prepared, PreparedRow, Writer
 from ostiary.storage.sqlite_inline import SQLiteDatabase
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Database",
     "DatabaseConnection",
+    "PostgresEngine",
     "create_engine",
     "current_revision",
     "head_revision",
@@ -124,10 +126,11 @@ class PostgresEngine(AsyncEngine):
     event loop) with as many places as the pool hands out the connections instead, so the pool
     itself never has a waiter (p99 340-400 ms, same throughput)."""
 
-    __slots__ = ("_places", "_reader", "_states")
+    __slots__ = ("_changes", "_places", "_reader", "_states")
 
     def __init__(self, sync_engine: Any, *, pool_size: int) -> None:
         super().__init__(sync_engine)
+        self._changes: ChangeFeed | None = None
         # Shares the pool: connections are set to autocommit on checkout and reset on return.
         self._reader = AsyncEngine(sync_engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._places = pool_size
@@ -246,12 +249,36 @@ class PostgresEngine(AsyncEngine):
                 await greenlet_spawn(record.invalidate, lost)
             await greenlet_spawn(record.close)
 
+    def changes(self) -> ChangeFeed:
+        """The feed of app changes (``ostiary.storage.changes``), listening on a connection of
+        its own outside the pool."""
+        if self._changes is None:
+            self._changes = ChangeFeed(self._listening_connection, self._notify)
+        return self._changes
+
+    async def _listening_connection(self) -> Any:
+        import asyncpg
+
+        dialect = self.sync_engine.dialect
+        _, options = dialect.create_connect_args(self.sync_engine.url)
+        for adapter_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+            options.pop(adapter_only, None)  # SQLAlchemy's adapter reads these, not asyncpg
+        return await asyncpg.connect(**options)
+
+    async def _notify(self, channel: str, payload: str) -> None:
+        await self.write(_NOTIFY, {"channel": channel, "payload": payload})
+
     async def dispose(self, close: bool = True) -> None:
         """Kept connections go back to the pool first, so that disposing closes them too."""
+        if self._changes is not None:
+            await self._changes.close()
         state = self._states.get(asyncio.get_running_loop())
         if state is not None:
             await self._return_kept(state)
         await super().dispose(close)
+
+
+_NOTIFY = Prepared(sa.select(sa.func.pg_notify(sa.bindparam("channel"), sa.bindparam("payload"))))
 
 
 class _LoopState:
