@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import time
 from typing import Any
 
 from starlette.types import Scope
@@ -52,9 +53,13 @@ class _SecondsCache(logging.Formatter):
         self._formatted = ""
 
     def time_of(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
+        return self.time_at(record.created)
+
+    def time_at(self, created: float) -> str:
+        second = int(created)
         if second != self._second:
-            self._formatted = self.formatTime(record, self.datefmt_for_lines)
+            # As ``formatTime`` with ``datefmt`` does.
+            self._formatted = time.strftime(self.datefmt_for_lines, self.converter(created))
             self._second = second
         return self._formatted
 
@@ -85,18 +90,55 @@ class TextFormatter(_SecondsCache):
         return line
 
 
+class _AccessLines:
+    """The access line of every request, written to the handler ``configure_logging``
+    installs without a ``LogRecord``: through ``logging`` (the record, its extras, the
+    formatter's walk over the record's attributes) the line cost 23-26 µs of a /keys request's
+    43-46 µs in-process, and a served /keys took 145 µs of CPU with it and 108 µs without any.
+    The text is the formatter's own (tests/unit/test_log_format.py compares them); a record
+    that goes through ``logging`` (a test's handler, ``caplog``) is made only when
+    ``configure_logging`` did not run."""
+
+    def __init__(self, handler: logging.StreamHandler[Any], formatter: _SecondsCache) -> None:
+        self._handler = handler
+        self._formatter = formatter
+        self._json = isinstance(formatter, JsonFormatter)
+
+    def write(self, message: str, fields: dict[str, Any]) -> None:
+        stamp = self._formatter.time_at(time.time())
+        if self._json:
+            document = {"time": stamp, "level": "info", "logger": log.name, "message": message}
+            line = json.dumps(document | fields, default=str)
+        else:
+            extra = " ".join(f"{k}={v}" for k, v in fields.items())
+            line = f"{stamp} INFO    {log.name}: {message} {extra}"
+        handler = self._handler
+        try:
+            with handler.lock:  # type: ignore[union-attr]  # a StreamHandler always has one
+                handler.stream.write(line + handler.terminator)
+                handler.stream.flush()
+        except Exception:  # as StreamHandler.emit: a log line never fails a request
+            handler.handleError(logging.makeLogRecord({"name": log.name, "msg": line}))
+
+
+_access_lines: _AccessLines | None = None
+
+
 def configure_logging(fmt: str) -> None:
     # What no formatter here prints, not collected for every record (the logging HOWTO's
     # "Optimization" section): the caller's file and line (a walk up the stack), thread and
     # process names.
+    global _access_lines
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter()
+    handler.setFormatter(formatter)
     root = logging.getLogger("ostiary")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    _access_lines = _AccessLines(handler, formatter)
 
 
 def request_id(incoming: bytes | None) -> str:
@@ -125,16 +167,16 @@ def record_request(scope: Scope, status: int, elapsed: float, request_id: str) -
         _metric_children[(method, route, status)] = children
     children[0].inc()
     children[1].observe(elapsed)
+    if not log.isEnabledFor(logging.INFO):
+        return
     client = scope.get("client")
-    log.info(
-        "%s %s %s",
-        method,
-        path,
-        status,
-        extra={
-            "request_id": request_id,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 1),
-            "ip": client[0] if client else None,
-        },
-    )
+    fields = {
+        "request_id": request_id,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 1),
+        "ip": client[0] if client else None,
+    }
+    if _access_lines is not None:
+        _access_lines.write(f"{method} {path} {status}", fields)
+    else:
+        log.info("%s %s %s", method, path, status, extra=fields)
