@@ -48,25 +48,47 @@ JWKS_MAX_AGE = 300
 
 
 async def discovery(request: Request) -> Response:
-    services = services_of(request)
-    cached: bytes | None = getattr(request.app.state, "discovery_body", None)
+    cached: Response | None = getattr(request.app.state, "discovery", None)
     if cached is None:
+        settings = services_of(request).settings
         document = build_discovery_document(
-            services.settings.issuer,
-            signing_algorithms=(services.settings.signing_algorithm,),
+            settings.issuer,
+            signing_algorithms=(settings.signing_algorithm,),
             endpoints=ENDPOINTS,
             extra=CAPABILITIES,
         )
-        cached = json.dumps(document, separators=(",", ":")).encode()
-        request.app.state.discovery_body = cached
-    return Response(
-        cached, media_type="application/json", headers={"cache-control": "public, max-age=3600"}
-    )
+        cached = Response(  # sent as it stands on every request (see _Kept)
+            json.dumps(document, separators=(",", ":")).encode(),
+            media_type="application/json",
+            headers={"cache-control": "public, max-age=3600"},
+        )
+        request.app.state.discovery = cached
+    return cached
+
+
+class _Kept:
+    """The last response built, reused while its body is the very same bytes: a Starlette
+    ``Response`` is sent as it stands (its status, headers and body), so one made for a body
+    serves every request for that body."""
+
+    __slots__ = ("body", "response")
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+        self.response: Response | None = None
+
+
+_jwks = _Kept()
 
 
 async def jwks(request: Request) -> Response:
-    return Response(
-        await services_of(request).keys.jwks_json(),
-        media_type="application/jwk-set+json",
-        headers={"cache-control": f"public, max-age={JWKS_MAX_AGE}"},
-    )
+    body = await services_of(request).keys.jwks_json()
+    kept = _jwks
+    if kept.body is not body or kept.response is None:
+        kept.response = Response(
+            body,
+            media_type="application/jwk-set+json",
+            headers={"cache-control": f"public, max-age={JWKS_MAX_AGE}"},
+        )
+        kept.body = body
+    return kept.response
