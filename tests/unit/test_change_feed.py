@@ -63,11 +63,17 @@ async def _live_feed(server: FakeServer) -> ChangeFeed:
     return feed
 
 
-async def test_a_read_is_kept_until_a_change_is_notified() -> None:
+async def _kept_entry() -> tuple[FakeServer, ChangeFeed, Cached[str]]:
+    """A live feed, and a cache that kept ``web_1`` under its current generation."""
     server = FakeServer()
     feed = await _live_feed(server)
     cache: Cached[str] = Cached(feed)
     cache.put("web_1", cache.mark(), "app")
+    return server, feed, cache
+
+
+async def test_a_read_is_kept_until_a_change_is_notified() -> None:
+    server, feed, cache = await _kept_entry()
     assert "app" == cache.get("web_1")
 
     await server.notify(APPS_CHANNEL, "")
@@ -90,10 +96,7 @@ async def test_a_read_overtaken_by_a_change_is_not_kept() -> None:
 
 
 async def test_a_listener_that_stops_hearing_probes_turns_the_feed_dark_and_comes_back() -> None:
-    server = FakeServer()
-    feed = await _live_feed(server)
-    cache: Cached[str] = Cached(feed)
-    cache.put("web_1", cache.mark(), "app")
+    server, feed, cache = await _kept_entry()
 
     server.delivering = False  # no error anywhere: notifications just stop arriving
     await _until(lambda: not feed.live)
@@ -108,10 +111,7 @@ async def test_a_listener_that_stops_hearing_probes_turns_the_feed_dark_and_come
 
 
 async def test_a_lost_connection_turns_the_feed_dark_at_once() -> None:
-    server = FakeServer()
-    feed = await _live_feed(server)
-    cache: Cached[str] = Cached(feed)
-    cache.put("web_1", cache.mark(), "app")
+    server, feed, cache = await _kept_entry()
     for callback in server.connections[0].on_lost:
         callback(server.connections[0])
     assert (False, None) == (feed.live, cache.get("web_1"))
