@@ -97,3 +97,16 @@ def test_a_silenced_access_logger_writes_no_line(
     monkeypatch.setattr(logging.getLogger("ostiary.access"), "disabled", True)
     logs.record_request({"method": "GET", "path": "/keys", "client": None}, 200, 0.001, "rid-1")
     assert "" == buffer.getvalue()
+
+
+def test_a_path_with_a_line_break_stays_on_one_line(
+    configured: Callable[[str], io.StringIO],
+) -> None:
+    """The path arrives percent-decoded (``/x%0A…`` is ``/x\\n…``): logged raw, it would forge a
+    line of its own."""
+    buffer = configured("text")
+    forged = "/x\n00:00:00 INFO    ostiary.access: POST /admin 200"
+    logs.record_request({"method": "GET", "path": forged, "client": None}, 404, 0.001, "rid-1")
+    lines = buffer.getvalue().splitlines()
+    assert 1 == len(lines)
+    assert "GET /x\\n00:00:00 INFO" in lines[0]

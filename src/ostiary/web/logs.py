@@ -169,6 +169,10 @@ def record_request(scope: Scope, status: int, elapsed: float, request_id: str) -
     children[1].observe(elapsed)
     if not log.isEnabledFor(logging.INFO):
         return
+    if not path.isprintable():
+        # The path arrives percent-decoded: a %0A in it would start a forged line of its own
+        # in the text log. Escaped, the line stays one line and still shows what was asked.
+        path = path.encode("unicode_escape").decode("ascii")
     client = scope.get("client")
     fields = {
         "request_id": request_id,
