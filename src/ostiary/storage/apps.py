@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ostiary.domain.apps import App, AppType, ClientSecret
 from ostiary.storage.changes import Cached
-from ostiary.storage.db import Database, DatabaseConnection, PostgresEngine
+from ostiary.storage.db import Database, DatabaseConnection
 from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.prepared import AnyRow, Prepared
 from ostiary.storage.tables import apps, client_secrets
@@ -84,17 +86,25 @@ _APP_WITH_ACTIVE_DIGESTS = Prepared(
 class AppStore:
     def __init__(self, engine: Database) -> None:
         self._engine = engine
-        # What client authentication read, kept while PostgreSQL's change feed says it holds
-        # (``ostiary.storage.changes``): a query saved on every token request, and a revoked
-        # secret still refused at once. SQLite reads in microseconds: nothing is kept.
-        self._clients: Cached[tuple[App, tuple[str, ...]]] | None = (
-            Cached(engine.changes()) if isinstance(engine, PostgresEngine) else None
-        )
+        # What client authentication read, kept while the database says that no app or secret
+        # changed since (``ostiary.storage.changes``): a query saved on most token requests,
+        # and a revoked secret still refused at once.
+        self._clients: Cached[tuple[App, tuple[str, ...]]] = Cached(engine.changes())
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[DatabaseConnection]:
+        """A transaction that writes apps or secrets. At its end, after the commit, this
+        process drops what it kept, without waiting for the change to come back to it."""
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        finally:
+            self._clients.changed_here()
 
     async def insert(self, app: App, secret: tuple[ClientSecret, str] | None = None) -> None:
         """Store a new app, and its first secret (with digest) in the same transaction."""
         try:
-            async with self._engine.begin() as conn:
+            async with self._writing() as conn:
                 await conn.execute(apps.insert().values(**_app_values(app)))
                 if secret is not None:
                     await self._insert_secret(conn, *secret)
@@ -124,11 +134,11 @@ class AppStore:
     async def update(self, app: App) -> None:
         values = _app_values(app)
         del values["id"], values["created_at"]
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(apps.update().where(apps.c.id == app.id).values(**values))
 
     async def delete(self, app_id: str) -> bool:
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(apps.delete().where(apps.c.id == app_id))
         return result.rowcount > 0
 
@@ -139,7 +149,7 @@ class AppStore:
     ) -> None:
         """Add a secret unless ``max_active`` are already active (checked under a write lock on
         the app row, so two concurrent creations cannot both pass)."""
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 apps.update().where(apps.c.id == secret.app_id).values(updated_at=now)
             )
@@ -180,22 +190,20 @@ class AppStore:
         """The app and the digests of its active secrets, in one round trip or none (client
         auth)."""
         cache = self._clients
-        generation = None
-        if cache is not None:
-            if (kept := cache.get(client_id)) is not None:
-                return kept
-            generation = cache.mark()
+        await cache.settle()
+        if (kept := cache.get(client_id)) is not None:
+            return kept
+        generation = cache.mark()
         rows = await self._engine.fetch(_APP_WITH_ACTIVE_DIGESTS, {"client_id": client_id})
         if not rows:
             return None  # not kept: unknown client_ids would fill the cache
         digests = tuple(row.secret_digest for row in rows if row.secret_digest is not None)
         found = (_app(rows[0]), digests)
-        if cache is not None:
-            cache.put(client_id, generation, found)
+        cache.put(client_id, generation, found)
         return found
 
     async def revoke_secret(self, app_id: str, secret_id: str, now: datetime) -> bool:
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(
                 client_secrets.update()
                 .where(client_secrets.c.app_id == app_id)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from ostiary.storage.changes import ChangeFeed
+from ostiary.storage.changes import ChangeFeed, Changes
 from ostiary.storage.prepared import Prepared, PreparedRow, Writer
 from ostiary.storage.sqlite_inline import SQLiteDatabase
 
@@ -83,6 +83,11 @@ class Database(Protocol):
 
     async def write(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
         """One prepared statement that writes, committed on its own; its ``RETURNING`` rows."""
+        ...
+
+    def changes(self) -> Changes:
+        """How this process learns that an app or a client secret changed, whoever changed it
+        (``ostiary.storage.changes``)."""
         ...
 
     async def dispose(self) -> None: ...

@@ -35,6 +35,7 @@ from sqlalchemy import event, pool
 from sqlalchemy.engine import URL
 from sqlalchemy.sql.base import Executable
 
+from ostiary.storage.changes import APP_TRIGGERS, CountedChanges
 from ostiary.storage.prepared import Plan, Prepared, PreparedRow
 
 __all__ = ["SQLiteDatabase"]
@@ -288,6 +289,15 @@ class _Checkout:
             conn._conn.close()  # rolls back whatever was not committed
 
 
+# The counter of app changes and the schema's version, in one statement (both cheap lookups,
+# ~5 µs): the triggers that move the counter are looked for again only when the schema changed.
+# Plain SQL: both are SQLite's own (the pragma function), and this runs on many requests.
+_APP_COUNTER = (
+    "SELECT counter, schema_version FROM change_counters, pragma_schema_version WHERE name = 'apps'"
+)
+_TRIGGERS = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+
+
 class SQLiteDatabase:
     """The SQLite ``Database``: WAL (readers never wait for the writer), foreign keys, and the
     lock waits described in the module's docstring. Reads through ``connect()``, writes
@@ -296,6 +306,8 @@ class SQLiteDatabase:
     def __init__(self, path: str, *, patience: float, pool_size: int = 5) -> None:
         self.patience = patience
         self._reader: tuple[int, Any] | None = None  # (pid, pooled connection kept out)
+        self._changes: CountedChanges | None = None
+        self._triggers_seen_in: int | None = None  # the schema version they were found in
         self.sync_engine = sa.create_engine(
             URL.create("sqlite", database=path),
             creator=lambda: _open(path),
@@ -332,6 +344,31 @@ class SQLiteDatabase:
         """One prepared statement that writes, in a transaction of its own."""
         async with self.writing() as writer:
             return await writer.rows(prepared, parameters)
+
+    def changes(self) -> CountedChanges:
+        """How this process learns that an app or a client secret changed
+        (``ostiary.storage.changes``): the counter that migration 0008's triggers move."""
+        if self._changes is None:
+            self._changes = CountedChanges(self._app_counter)
+        return self._changes
+
+    async def _app_counter(self) -> tuple[int, int] | None:
+        """The counter and the schema version, or None while the counter cannot be believed:
+        its row, its table (a schema older than 0008) or one of its triggers is missing."""
+        conn = self._read_connection()
+        try:
+            row = await _patiently(lambda: conn.execute(_APP_COUNTER).fetchone(), self.patience)
+        except sqlite3.OperationalError:  # no such table
+            return None
+        if row is None:
+            return None
+        counter, schema = row
+        if schema != self._triggers_seen_in:
+            triggers = await _patiently(lambda: conn.execute(_TRIGGERS).fetchall(), self.patience)
+            if not set(APP_TRIGGERS) <= {name for (name,) in triggers}:
+                return None
+            self._triggers_seen_in = schema
+        return counter, schema
 
     def _read_connection(self) -> sqlite3.Connection:
         # One of the pool's connections (opened like the rest, with the same pragmas and

@@ -16,6 +16,7 @@ __all__ = [
     "authorization_codes",
     "backchannel_attempts",
     "backchannel_deliveries",
+    "change_counters",
     "client_secrets",
     "column_lookup",
     "consents",
@@ -402,4 +403,15 @@ email_challenges = sa.Table(
     sa.Column("consumed_at", UTCDateTime(), nullable=True),
     sa.Index("ix_email_challenges_email", "email", "created_at"),
     sa.Index("ix_email_challenges_ip", "ip", "created_at"),
+)
+
+# On SQLite, triggers (migration 0008) count the writes to ``apps`` and ``client_secrets`` in
+# the row named ``apps``, so that a worker can tell whether what it read about a client still
+# holds (``ostiary.storage.changes``). PostgreSQL has the table too, one schema for both, but
+# notifies instead (migration 0007) and leaves it alone.
+change_counters = sa.Table(
+    "change_counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("counter", sa.BigInteger(), nullable=False),
 )
