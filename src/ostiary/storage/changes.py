@@ -85,6 +85,11 @@ class Changes(Protocol):
         the change comes back to it through the database."""
         ...
 
+    @property
+    def live(self) -> bool:
+        """Whether reads are kept at all (False while changes cannot be heard)."""
+        ...
+
 
 class ChangeFeed:
     """The listening side. ``connect`` opens a connection of its own (asyncpg's); ``notify``
@@ -227,8 +232,7 @@ class CountedChanges:
         if self._read_in is loop:
             return
         counter = await self._read()
-        # A new generation whenever the counter moves, so that none is ever used twice (not
-        # even if a restored backup brought an old counter back).
+        # A new generation whenever what was read moves, and always a number not given before.
         if counter is None or counter != self._counter:
             self.generation += 1
         self._counter = counter

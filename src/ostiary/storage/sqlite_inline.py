@@ -358,8 +358,8 @@ class SQLiteDatabase:
         conn = self._read_connection()
         try:
             row = await _patiently(lambda: conn.execute(_APP_COUNTER).fetchone(), self.patience)
-        except sqlite3.OperationalError:  # no such table
-            return None
+        except sqlite3.OperationalError:  # no such table (older schema), or a lock held past
+            return None  # patience: either way nothing is kept, and the client is read
         if row is None:
             return None
         counter, schema = row
