@@ -109,9 +109,8 @@ class _AccessLines:
     installs without a ``LogRecord``: through ``logging`` (the record, its extras, the
     formatter's walk over the record's attributes) the line cost 23-26 µs of a /keys request's
     43-46 µs in-process, and a served /keys took 145 µs of CPU with it and 108 µs without any.
-    The text is the formatter's own ``line``; a record
-    that goes through ``logging`` (a test's handler, ``caplog``) is made only when
-    ``configure_logging`` did not run."""
+    The text is the formatter's own ``line``; a record that goes through ``logging`` (a test's
+    handler, ``caplog``) is made only when ``configure_logging`` did not run."""
 
     def __init__(self, handler: logging.StreamHandler[Any], formatter: _SecondsCache) -> None:
         self._handler = handler

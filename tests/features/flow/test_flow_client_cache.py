@@ -132,9 +132,6 @@ async def _by_hand(url: str, sql: str) -> None:
         await conn.close()
 
 
-_NOW = {"sqlite": "datetime('now')", "postgr": "now()"}
-
-
 async def _heard(worker: Worker, before: int) -> None:
     """On PostgreSQL, waits for the notification of a change to reach ``worker``. On SQLite
     there is nothing to wait for: the next request reads the counter."""
@@ -151,10 +148,15 @@ async def _delete_on_other_worker(a: Worker, app_id: str) -> None:
     await a.services.apps.delete(app_id)
 
 
+async def _revoke_by_hand(url: str, app_id: str) -> None:
+    """Every secret of the app revoked by a hand-written UPDATE."""
+    now = "datetime('now')" if url.startswith("sqlite") else "now()"
+    await _by_hand(url, f"UPDATE client_secrets SET revoked_at = {now} WHERE app_id = '{app_id}'")
+
+
 def _update_by_hand(url: str) -> Callable[[Worker, str], Awaitable[None]]:
     async def run(_a: Worker, app_id: str) -> None:
-        sql = f"UPDATE client_secrets SET revoked_at = {_NOW[url[:6]]} WHERE app_id = '{app_id}'"
-        await _by_hand(url, sql)
+        await _revoke_by_hand(url, app_id)
 
     return run
 
@@ -244,10 +246,7 @@ async def test_while_a_trigger_is_missing_a_worker_reads_every_time_and_keeps_ag
     await _kept(b, client_id, secret)
 
     await _by_hand(database_url, "DROP TRIGGER client_secrets_changed_update")
-    await _by_hand(
-        database_url,
-        f"UPDATE client_secrets SET revoked_at = datetime('now') WHERE app_id = '{app_id}'",
-    )
+    await _revoke_by_hand(database_url, app_id)
     b.fetches.clear()
     assert 401 == await b.client_credentials(client_id, secret)
     assert ["SELECT"] == b.fetches  # read from the database, not kept
