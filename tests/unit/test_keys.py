@@ -286,6 +286,36 @@ async def test_a_signed_jwt_verifies_against_the_published_jwks(services: Servic
     assert claims == dict(verified.claims)
 
 
+async def test_claims_outside_ascii_survive_signing(services: Services) -> None:
+    """A user's name in any script comes back from the token as it went in."""
+    claims = {"sub": "usr_1", "name": "Zoë Ñandú 山田 \u2028", "groups": ["ä", 1, True, None]}
+    token = await services.keys.sign(claims, typ="JWT")
+    assert claims == dict(verify_jwt(token, await services.keys.jwks(), ["RS256"]).claims)
+
+
+async def test_only_the_signature_runs_on_a_signing_thread(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread gets the finished signing input and returns bare signature bytes: the JSON
+    and base64 work stays on the event loop, where it does not hold the GIL against it."""
+    handed: list[bytes] = []
+    run = ostiary.services.keys.SIGNERS.run
+
+    def watched(fn: Callable[[], Any]) -> Any:
+        def job() -> Any:
+            result = fn()
+            handed.append(result)
+            return result
+
+        return run(job)
+
+    monkeypatch.setattr(ostiary.services.keys.SIGNERS, "run", watched)
+    token = await services.keys.sign({"sub": "usr_1"}, typ="at+jwt")
+    [sig] = handed
+    assert isinstance(sig, bytes) and len(sig) == 256  # an RSA-2048 signature, nothing more
+    assert token.rsplit(".", 1)[1] == base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+
+
 async def test_verification_names_its_algorithms(services: Services) -> None:
     """An RS256 token is refused when the verifier allows only ES256."""
     token = await services.keys.sign({"sub": "usr_1"}, typ="JWT")

@@ -194,7 +194,9 @@ class KeyService:
 
     async def sign(self, claims: dict[str, Any], *, typ: str) -> str:
         kid, algorithm, private = await self.signing_key()
-        sign = functools.partial(
-            jose.sign_jwt, claims, private, kid=kid, algorithm=algorithm, typ=typ
+        # Only the signature leaves the loop: the thread then holds the GIL for microseconds.
+        unsigned = jose.signing_input(claims, kid=kid, algorithm=algorithm, typ=typ)
+        signature = await SIGNERS.run(
+            functools.partial(jose.signature, unsigned, private, algorithm)
         )
-        return await SIGNERS.run(sign)
+        return jose.signed(unsigned, signature)
