@@ -68,7 +68,7 @@ async def _fill(services: Services, nulls: bool) -> None:
 
 
 CASES = [
-    (app_storage._APP_WITH_ACTIVE_DIGESTS, {"client_id": "client_1"}),
+    (app_storage._APP_WITH_ACTIVE_SECRETS, {"client_id": "client_1"}),
     (token_storage._LOGIN_BY_GRANT, {"grant_id": "grant_1"}),
     (token_storage._LOGIN_BY_REFRESH, {"digest": "refresh-digest"}),
 ]

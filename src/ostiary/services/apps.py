@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from ostiary.domain.apps import MAX_ACTIVE_SECRETS, App, AppType, ClientSecret
@@ -13,7 +14,7 @@ from ostiary.protocol.digests import Digester
 from ostiary.protocol.redirect_uris import RedirectUriError, UriKind, validate_registered_uri
 from ostiary.services.clock import Clock
 from ostiary.services.errors import Conflict, InvalidInput, NotFound
-from ostiary.storage.apps import AppStore, DuplicateAppError, TooManySecretsError
+from ostiary.storage.apps import ActiveSecret, AppStore, DuplicateAppError, TooManySecretsError
 from ostiary.storage.pages import Page
 
 __all__ = ["CONSOLE_NAME", "AppService", "NewSecret"]
@@ -24,6 +25,10 @@ SECRET_PURPOSE = "client_secret"
 MAX_REFRESH_REUSE_INTERVAL = 60
 MIN_ACCESS_TOKEN_TTL = 30
 MAX_REDIRECT_URIS = 50
+# A secret's last_used_at is written when it is older than this: one write per secret per five
+# minutes rather than one per token request. Each write also makes every worker read its clients
+# again (ostiary.storage.changes), so this is what that bookkeeping costs a busy app.
+SECRET_USE_PRECISION = timedelta(minutes=5)
 
 # The fields a caller may change with ``update``; everything else is derived or fixed.
 UPDATABLE = frozenset(
@@ -67,6 +72,9 @@ class AppService:
         self._production = production
         self._idle_timeout = session_idle_timeout
         self._issuer = issuer
+        # Uses this process has written (secret id -> when), so that the requests of a burst,
+        # which all read the same old last_used_at, write it once.
+        self._uses_noted: dict[str, datetime] = {}
 
     # -- registration ----------------------------------------------------------------------
 
@@ -318,21 +326,47 @@ class AppService:
             raise NotFound(f"No active secret {secret_id!r} on {app.name}.")
 
     async def authenticate(self, client_id: str, secret: str) -> App | None:
-        """The web app whose active secret this is, or None. Compares in constant time."""
-        app, secret_ok = await self.identify_client(client_id, secret)
-        return app if secret_ok else None
+        """The web app whose active secret this is, or None. Compares in constant time. A check
+        (the demo's, of a secret it saved), not a use: ``last_used_at`` stays as it is."""
+        app, matched = await self._match(client_id, secret)
+        return app if matched is not None else None
 
     async def identify_client(self, client_id: str, secret: str | None) -> tuple[App | None, bool]:
         """The app behind a client_id (None if unknown) and whether ``secret`` is one of its
-        active secrets (always False for spa/native apps), in one database round trip."""
-        found = await self._store.with_active_digests(client_id)
-        if found is None:
-            return None, False
-        app, digests = found
-        if secret is None or app.type is not AppType.WEB:
+        active secrets (always False for spa/native apps), read in one round trip. The secret
+        that matched has its ``last_used_at`` brought up to date (within
+        ``SECRET_USE_PRECISION``)."""
+        app, matched = await self._match(client_id, secret)
+        if matched is None:
             return app, False
+        await self._note_use(matched)
+        return app, True
+
+    async def _match(
+        self, client_id: str, secret: str | None
+    ) -> tuple[App | None, ActiveSecret | None]:
+        found = await self._store.with_active_secrets(client_id)
+        if found is None:
+            return None, None
+        app, secrets = found
+        if secret is None or app.type is not AppType.WEB:
+            return app, None
         presented = self._digest(secret)
-        matched = False
-        for digest in digests:  # every one compared, in constant time
-            matched |= hmac.compare_digest(presented, digest)
+        matched: ActiveSecret | None = None
+        for active in secrets:  # every one compared, in constant time
+            if hmac.compare_digest(presented, active.digest):
+                matched = active
         return app, matched
+
+    async def _note_use(self, secret: ActiveSecret) -> None:
+        now = self._clock.now()
+        stale_before = now - SECRET_USE_PRECISION
+        last, noted = secret.last_used_at, self._uses_noted.get(secret.id)
+        if (last is not None and last >= stale_before) or (
+            noted is not None and noted >= stale_before
+        ):
+            return
+        if len(self._uses_noted) >= 10_000:  # forget old entries; a repeat write is harmless
+            self._uses_noted = {k: v for k, v in self._uses_noted.items() if v >= stale_before}
+        self._uses_noted[secret.id] = now
+        await self._store.note_secret_use(secret.id, now, stale_before)

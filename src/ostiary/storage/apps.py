@@ -18,7 +18,7 @@ from ostiary.storage.pages import Page, keyset_page
 from ostiary.storage.prepared import AnyRow, Prepared
 from ostiary.storage.tables import apps, client_secrets
 
-__all__ = ["AppStore", "DuplicateAppError", "TooManySecretsError"]
+__all__ = ["ActiveSecret", "AppStore", "DuplicateAppError", "TooManySecretsError"]
 
 
 class DuplicateAppError(Exception):
@@ -71,10 +71,24 @@ def _secret(row: sa.Row[Any]) -> ClientSecret:
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ActiveSecret:
+    """What client authentication reads of an active secret."""
+
+    id: str
+    digest: str
+    last_used_at: datetime | None
+
+
 # Built once (client authentication runs on every token request): building a select costs
 # more than SQLAlchemy's cached compilation of it.
-_APP_WITH_ACTIVE_DIGESTS = Prepared(
-    sa.select(apps, client_secrets.c.digest.label("secret_digest"))
+_APP_WITH_ACTIVE_SECRETS = Prepared(
+    sa.select(
+        apps,
+        client_secrets.c.id.label("secret_id"),
+        client_secrets.c.digest.label("secret_digest"),
+        client_secrets.c.last_used_at.label("secret_last_used_at"),
+    )
     .outerjoin(
         client_secrets,
         sa.and_(client_secrets.c.app_id == apps.c.id, client_secrets.c.revoked_at.is_(None)),
@@ -89,7 +103,7 @@ class AppStore:
         # What client authentication read, kept while the database says that no app or secret
         # changed since (``ostiary.storage.changes``): a query saved on most token requests,
         # and a revoked secret still refused at once.
-        self._clients: Cached[tuple[App, tuple[str, ...]]] = Cached(engine.changes())
+        self._clients: Cached[tuple[App, tuple[ActiveSecret, ...]]] = Cached(engine.changes())
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[DatabaseConnection]:
@@ -186,21 +200,43 @@ class AppStore:
             )
         return [_secret(row) for row in rows]
 
-    async def with_active_digests(self, client_id: str) -> tuple[App, tuple[str, ...]] | None:
-        """The app and the digests of its active secrets, in one round trip or none (client
-        auth)."""
+    async def with_active_secrets(
+        self, client_id: str
+    ) -> tuple[App, tuple[ActiveSecret, ...]] | None:
+        """The app and its active secrets, in one round trip or none (client auth)."""
         cache = self._clients
         await cache.settle()
         if (kept := cache.get(client_id)) is not None:
             return kept
         generation = cache.mark()
-        rows = await self._engine.fetch(_APP_WITH_ACTIVE_DIGESTS, {"client_id": client_id})
+        rows = await self._engine.fetch(_APP_WITH_ACTIVE_SECRETS, {"client_id": client_id})
         if not rows:
             return None  # not kept: unknown client_ids would fill the cache
-        digests = tuple(row.secret_digest for row in rows if row.secret_digest is not None)
-        found = (_app(rows[0]), digests)
+        secrets = tuple(
+            ActiveSecret(row.secret_id, row.secret_digest, row.secret_last_used_at)
+            for row in rows
+            if row.secret_id is not None
+        )
+        found = (_app(rows[0]), secrets)
         cache.put(client_id, generation, found)
         return found
+
+    async def note_secret_use(self, secret_id: str, now: datetime, unless_since: datetime) -> bool:
+        """Set the secret's ``last_used_at`` to ``now`` unless it is ``unless_since`` or later
+        already (another worker noted the same use). True when this call wrote it."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                client_secrets.update()
+                .where(client_secrets.c.id == secret_id)
+                .where(
+                    sa.or_(
+                        client_secrets.c.last_used_at.is_(None),
+                        client_secrets.c.last_used_at < unless_since,
+                    )
+                )
+                .values(last_used_at=now)
+            )
+        return result.rowcount > 0
 
     async def revoke_secret(self, app_id: str, secret_id: str, now: datetime) -> bool:
         async with self._writing() as conn:

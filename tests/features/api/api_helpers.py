@@ -14,7 +14,8 @@ import dataclasses
 import hashlib
 import re
 import secrets
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -27,6 +28,7 @@ __all__ = [
     "PASSWORD",
     "WEB_BACKCHANNEL",
     "WEB_REDIRECT",
+    "AdvancingClock",
     "Api",
     "ManagementApp",
     "SignedIn",
@@ -35,6 +37,14 @@ __all__ = [
 PASSWORD = "correct horse battery staple"
 WEB_REDIRECT = "https://web.example.com/callback"
 WEB_BACKCHANNEL = "https://web.example.com/backchannel-logout"
+
+
+class AdvancingClock(Protocol):
+    """The ``clock`` fixture (tests/conftest.py's FakeClock)."""
+
+    def now(self) -> datetime: ...
+
+    def advance(self, seconds: float) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,11 @@ client secrets."""
 
 from __future__ import annotations
 
-from api_helpers import Api, ManagementApp
+from datetime import datetime
+
+from api_helpers import AdvancingClock, Api, ManagementApp
+
+from ostiary.services.apps import SECRET_USE_PRECISION
 
 WEB = {
     "name": "Billing",
@@ -38,6 +42,45 @@ async def test_the_new_secret_works_at_the_token_endpoint(api: Api) -> None:
         await api.services.apps.get(created["id"]), created["client_secret"]["value"]
     )
     assert 200 == (await api.token_response(app)).status_code
+
+
+async def test_a_secret_shows_when_it_was_last_used(api: Api, clock: AdvancingClock) -> None:
+    """last_used_at moves when the secret authenticates its app, to within
+    SECRET_USE_PRECISION; a wrong secret, the demo's check of a saved secret and the app's other
+    secret leave it alone. This is what tells an operator
+    that an old secret is no longer used and can be revoked."""
+    robot = await api.register("Robot", management=False)
+    second = await api.created(f"/applications/{robot.app.id}/secrets", {})
+
+    async def last_used() -> dict[str, datetime | None]:
+        listed = await api.ok("GET", f"/applications/{robot.app.id}/secrets")
+        return {
+            s["id"]: s["last_used_at"] and datetime.fromisoformat(s["last_used_at"])
+            for s in listed["secrets"]
+        }
+
+    first_id = next(i for i in await last_used() if i != second["id"])
+    assert {first_id: None, second["id"]: None} == await last_used()
+
+    assert 401 == (await api.token_response(ManagementApp(robot.app, "sec_wrong"))).status_code
+    assert await api.services.apps.authenticate(robot.app.client_id, robot.secret)  # a check
+    assert {first_id: None, second["id"]: None} == await last_used()
+
+    used_at = clock.now()
+    await api.token_for(robot)
+    assert {first_id: used_at, second["id"]: None} == await last_used()
+
+    clock.advance(SECRET_USE_PRECISION.total_seconds() - 1)
+    await api.token_for(robot)  # within the precision: not written again
+    assert {first_id: used_at, second["id"]: None} == await last_used()
+
+    clock.advance(2)
+    await api.token_for(robot)
+    used_again_at = clock.now()
+    assert {first_id: used_again_at, second["id"]: None} == await last_used()
+
+    await api.token_for(ManagementApp(robot.app, second["value"]))
+    assert {first_id: used_again_at, second["id"]: clock.now()} == await last_used()
 
 
 async def test_create_a_spa_has_no_secret_and_pkce(api: Api) -> None:

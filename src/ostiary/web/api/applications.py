@@ -67,7 +67,8 @@ class Application(ResponseBody):
 
 
 class Secret(ResponseBody):
-    """A client secret as stored: only its last four characters are known."""
+    """A client secret as stored: only its last four characters are known. ``last_used_at`` is
+    when it last authenticated its app, to within five minutes (null: never)."""
 
     id: str
     hint: str
