@@ -27,6 +27,7 @@ from ostiary.services.logout import LogoutService
 from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService, hashing_threads_for
 from ostiary.services.sessions import SessionService
+from ostiary.services.signing_processes import SigningProcesses
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 from ostiary.services.worker import BackgroundWorker, Wakeup
@@ -56,7 +57,24 @@ class SchemaOutdatedError(Exception):
     """Production found a database whose schema is not at the version this code needs."""
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+def cpu_share(settings: Settings) -> int:
+    """One worker process's share of the CPUs (at least 1)."""
+    return hashing_threads_for(settings.workers or os.cpu_count() or 1)
+
+
+def signing_processes(settings: Settings, *, serving: bool) -> SigningProcesses | None:
+    """The child processes that sign JWTs, if any (``OSTIARY_SIGNING_PROCESSES``)."""
+    count = settings.signing_processes
+    if count is None:
+        count = cpu_share(settings) if serving else 0
+    return SigningProcesses(count) if count > 0 else None
+
+
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, serving: bool = False
+) -> Services:
+    """``serving``: for a worker of ``ostiary serve`` (it then signs in child processes
+    unless configured otherwise)."""
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     digester = Digester(settings.secret_key)
@@ -66,7 +84,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
-        threads=hashing_threads_for(settings.workers or os.cpu_count() or 1),
+        threads=cpu_share(settings),
     )
     apps = AppService(
         app_store,
@@ -83,6 +101,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         algorithm=settings.signing_algorithm,
         activation_delay=settings.key_activation_delay,
         longest_token_ttl=settings.longest_signed_ttl,
+        processes=signing_processes(settings, serving=serving),
     )
     events = AuthLog(EventStore(engine), clock)
     wakeup = Wakeup()
@@ -203,18 +222,22 @@ async def prepare(services: Services, *, migrate: bool | None = None) -> None:
     await services.apps.ensure_console()
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, serving: bool = False
+) -> Starlette:
     """The ASGI app; the database must already be prepared (see :func:`prepare`)."""
     # Imported here, not at the top: the CLI builds services without the web layer and
     # starts faster for it.
     from ostiary.web.app import create_web_app
 
-    services = build_services(settings, clock=clock)
+    services = build_services(settings, clock=clock, serving=serving)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Back-channel deliveries, the session sweeper and email run in every process; row
         # leases keep them from doing the same work twice.
+        if services.keys.processes is not None:
+            await services.keys.processes.start()
         background = asyncio.create_task(services.worker.run_forever())
         try:
             yield
@@ -223,6 +246,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await background
             await services.backchannel.close()
+            if services.keys.processes is not None:
+                await services.keys.processes.aclose()
             await services.engine.dispose()
 
     app = create_web_app(services)
@@ -236,7 +261,7 @@ def create_app_from_env() -> Starlette:
 
     settings = load_settings()
     configure_logging(settings.log_format)
-    app = create_app(settings)
+    app = create_app(settings, serving=True)
     # What exists now (modules, tables, routes, templates: ~140k objects) lives as long as the
     # process. Frozen, the garbage collector stops walking it on every full collection, which
     # took ~50-65 ms each under load and showed as tail latency.

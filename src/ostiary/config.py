@@ -65,6 +65,9 @@ class Settings:
     log_format: str = "text"
     db_pool_size: int = 10
     workers: int | None = None  # serve's default worker count (None: the number of CPUs)
+    # Child processes per serving worker that sign JWTs (0: threads in the worker; None: its
+    # share of the CPUs when serving, threads otherwise)
+    signing_processes: int | None = None
     # Email
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -169,6 +172,7 @@ def load_settings(
         ),
         db_pool_size=reader.get("DB_POOL_SIZE", 10, _int_range(1, 200)),
         workers=reader.get("WORKERS", None, _int_range(1, 512)),
+        signing_processes=reader.get("SIGNING_PROCESSES", None, _int_range(0, 64)),
         smtp_host=reader.get("SMTP_HOST", None, str),
         smtp_port=reader.get("SMTP_PORT", 587, _int_range(1, 65535)),
         smtp_security=reader.get("SMTP_SECURITY", "starttls", _choice("starttls", "tls", "none")),

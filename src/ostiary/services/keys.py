@@ -24,15 +24,17 @@ from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
 from ostiary.services.clock import Clock
 from ostiary.services.offload import OffloadThreads
+from ostiary.services.signing_processes import SigningProcesses
 from ostiary.storage.keys import KeyStore
 
 __all__ = ["KeyInfo", "KeyService"]
 
 CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
-# RSA signing is the costliest step of a token response (0.3-0.9 ms per JWT here) and
-# cryptography releases the GIL while it signs: on threads, it runs beside the event loop
-# instead of stopping it. A thread per core (services/offload.py says how results return).
+# RSA signing is the costliest step of a token response (0.3-0.9 ms per JWT here). A serving
+# worker signs in child processes (services/signing_processes.py says why); elsewhere (the CLI,
+# tests, an app built by hand) on threads, as cryptography releases the GIL while it signs: a
+# thread per core (services/offload.py says how results return).
 SIGNERS = OffloadThreads(os.cpu_count() or 1, "ostiary-sign")
 
 
@@ -86,9 +88,11 @@ class KeyService:
         algorithm: str,
         activation_delay: int,
         longest_token_ttl: int,
+        processes: SigningProcesses | None = None,
     ) -> None:
         """``longest_token_ttl``: the longest lifetime any token signed now may have; retired
-        keys stay published that long (plus clock skew) after they stop signing."""
+        keys stay published that long (plus clock skew) after they stop signing. With
+        ``processes``, signatures are computed there rather than on threads."""
         self._store = store
         self._vault = vault
         self._clock = clock
@@ -96,7 +100,8 @@ class KeyService:
         self._activation_delay = activation_delay
         self._longest_token_ttl = longest_token_ttl
         self._cached: tuple[float, list[SigningKey], timedelta] | None = None
-        self._private: dict[str, jose.PrivateKey] = {}
+        self._private: dict[str, tuple[jose.PrivateKey, bytes]] = {}  # kid -> (key, its PEM)
+        self.processes = processes
         self._key_sets: dict[tuple[str, ...], KeySet] = {}
         self._view: _KeyView | None = None
 
@@ -186,17 +191,25 @@ class KeyService:
         key = (await self._current()).signing
         if key is None:
             raise RuntimeError("no active signing key: run `ostiary keys rotate --delay 0`")
-        private = self._private.get(key.kid)
-        if private is None:
+        return key.kid, key.algorithm, self._loaded(key)[0]
+
+    def _loaded(self, key: SigningKey) -> tuple[jose.PrivateKey, bytes]:
+        loaded = self._private.get(key.kid)
+        if loaded is None:
             pem = self._vault.decrypt(key.encrypted_private_key, key.kid.encode())
-            private = self._private[key.kid] = jose.load_private_key(key.algorithm, pem)
-        return key.kid, key.algorithm, private
+            loaded = self._private[key.kid] = (jose.load_private_key(key.algorithm, pem), pem)
+        return loaded
 
     async def sign(self, claims: dict[str, Any], *, typ: str) -> str:
         kid, algorithm, private = await self.signing_key()
-        # Only the signature leaves the loop: the thread then holds the GIL for microseconds.
+        # Only the signature leaves the loop (on a thread, it then holds the GIL for
+        # microseconds).
         unsigned = jose.signing_input(claims, kid=kid, algorithm=algorithm, typ=typ)
-        signature = await SIGNERS.run(
-            functools.partial(jose.signature, unsigned, private, algorithm)
-        )
+        if self.processes is not None:
+            pem = self._private[kid][1]
+            signature = await self.processes.sign(kid, algorithm, pem, unsigned)
+        else:
+            signature = await SIGNERS.run(
+                functools.partial(jose.signature, unsigned, private, algorithm)
+            )
         return jose.signed(unsigned, signature)
