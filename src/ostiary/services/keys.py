@@ -188,25 +188,26 @@ class KeyService:
 
     async def signing_key(self) -> tuple[str, str, jose.PrivateKey]:
         """``(kid, algorithm, private key)`` of the key that signs now."""
+        kid, algorithm, private, _pem = await self._signer()
+        return kid, algorithm, private
+
+    async def _signer(self) -> tuple[str, str, jose.PrivateKey, bytes]:
+        """``(kid, algorithm, private key, its PEM)`` of the key that signs now."""
         key = (await self._current()).signing
         if key is None:
             raise RuntimeError("no active signing key: run `ostiary keys rotate --delay 0`")
-        return key.kid, key.algorithm, self._loaded(key)[0]
-
-    def _loaded(self, key: SigningKey) -> tuple[jose.PrivateKey, bytes]:
         loaded = self._private.get(key.kid)
         if loaded is None:
             pem = self._vault.decrypt(key.encrypted_private_key, key.kid.encode())
             loaded = self._private[key.kid] = (jose.load_private_key(key.algorithm, pem), pem)
-        return loaded
+        return key.kid, key.algorithm, *loaded
 
     async def sign(self, claims: dict[str, Any], *, typ: str) -> str:
-        kid, algorithm, private = await self.signing_key()
+        kid, algorithm, private, pem = await self._signer()
         # Only the signature leaves the loop (on a thread, it then holds the GIL for
         # microseconds).
         unsigned = jose.signing_input(claims, kid=kid, algorithm=algorithm, typ=typ)
         if self.processes is not None:
-            pem = self._private[kid][1]
             signature = await self.processes.sign(kid, algorithm, pem, unsigned)
         else:
             signature = await SIGNERS.run(
