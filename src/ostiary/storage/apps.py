@@ -221,11 +221,11 @@ class AppStore:
         cache.put(client_id, generation, found)
         return found
 
-    async def note_secret_use(self, secret_id: str, now: datetime, unless_since: datetime) -> bool:
+    async def note_secret_use(self, secret_id: str, now: datetime, unless_since: datetime) -> None:
         """Set the secret's ``last_used_at`` to ``now`` unless it is ``unless_since`` or later
-        already (another worker noted the same use). True when this call wrote it."""
+        already (another worker noted the same use)."""
         async with self._writing() as conn:
-            result = await conn.execute(
+            await conn.execute(
                 client_secrets.update()
                 .where(client_secrets.c.id == secret_id)
                 .where(
@@ -236,7 +236,6 @@ class AppStore:
                 )
                 .values(last_used_at=now)
             )
-        return result.rowcount > 0
 
     async def revoke_secret(self, app_id: str, secret_id: str, now: datetime) -> bool:
         async with self._writing() as conn:

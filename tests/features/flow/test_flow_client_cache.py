@@ -323,9 +323,9 @@ async def test_a_burst_of_requests_notes_a_secrets_use_once(
     noted: list[str] = []
     note = AppStore.note_secret_use
 
-    async def counted(store: AppStore, secret_id: str, *args: Any) -> bool:
+    async def counted(store: AppStore, secret_id: str, *args: Any) -> None:
         noted.append(secret_id)
-        return await note(store, secret_id, *args)
+        await note(store, secret_id, *args)
 
     monkeypatch.setattr(AppStore, "note_secret_use", counted)
     burst = await asyncio.gather(
