@@ -69,7 +69,7 @@ async def _fill(services: Services, nulls: bool) -> None:
 
 CASES = [
     (app_storage._APP_WITH_ACTIVE_SECRETS, {"client_id": "client_1"}),
-    (token_storage._LOGIN_BY_GRANT, {"grant_id": "grant_1"}),
+    (token_storage._HOLDER_BY_GRANT, {"grant_id": "grant_1"}),
     (token_storage._LOGIN_BY_REFRESH, {"digest": "refresh-digest"}),
 ]
 

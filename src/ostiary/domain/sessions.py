@@ -15,6 +15,7 @@ __all__ = [
     "RefreshToken",
     "Session",
     "SessionStatus",
+    "session_is_live",
 ]
 
 
@@ -44,11 +45,22 @@ class Session:
 
     def is_live(self, now: datetime) -> bool:
         """Active and within both its idle and absolute lifetimes."""
-        if self.status is not SessionStatus.ACTIVE:
-            return False
-        if now >= self.absolute_expires_at:
-            return False
-        return self.idle_expires_at is None or now < self.idle_expires_at
+        return session_is_live(self.status, self.idle_expires_at, self.absolute_expires_at, now)
+
+
+def session_is_live(
+    status: SessionStatus,
+    idle_expires_at: datetime | None,
+    absolute_expires_at: datetime,
+    now: datetime,
+) -> bool:
+    """Whether a session in this state is live at ``now``: for the checks that read only these
+    columns of a session (a bearer token's), and for ``Session.is_live``."""
+    if status is not SessionStatus.ACTIVE:
+        return False
+    if now >= absolute_expires_at:
+        return False
+    return idle_expires_at is None or now < idle_expires_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

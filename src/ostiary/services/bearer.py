@@ -19,7 +19,7 @@ from ostiary.protocol.errors import InvalidToken
 from ostiary.protocol.jose import ALGORITHMS
 from ostiary.services.clock import Clock
 from ostiary.services.keys import KeyService
-from ostiary.storage.tokens import Login, TokenStore
+from ostiary.storage.tokens import GrantHolder, TokenStore
 
 __all__ = ["BearerVerifier"]
 
@@ -107,13 +107,11 @@ class BearerVerifier:
             raise InvalidToken("The access token is not valid yet.")
         return claims
 
-    async def _live_login(self, claims: dict[str, Any]) -> Login:
+    async def _live_login(self, claims: dict[str, Any]) -> GrantHolder:
         grant_id = str(claims.get("jti", "")).split(".", 1)[0]
-        found = await self._tokens.grant_login(grant_id)
+        found = await self._tokens.grant_holder(grant_id)
         if found is None:
             raise InvalidToken("The access token's login is unknown.")
-        revoked, login = found
-        session = login.session
-        if revoked or not session.is_live(self._clock.now()) or session.id != claims["sid"]:
+        if not found.is_live(self._clock.now()) or found.session_id != claims["sid"]:
             raise InvalidToken("The access token's login has ended or was revoked.")
-        return login
+        return found

@@ -8,7 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ostiary.domain.sessions import AuthorizationCode, RefreshToken, Session
+from ostiary.domain.sessions import (
+    AuthorizationCode,
+    RefreshToken,
+    Session,
+    SessionStatus,
+    session_is_live,
+)
 from ostiary.domain.users import User
 from ostiary.storage.db import Database
 from ostiary.storage.prepared import AnyRow, Prepared
@@ -23,7 +29,7 @@ from ostiary.storage.tables import (
 )
 from ostiary.storage.users import user_from_row
 
-__all__ = ["Login", "TokenStore"]
+__all__ = ["GrantHolder", "Login", "TokenStore"]
 
 
 _CODE_COLUMNS = column_lookup(authorization_codes)
@@ -77,6 +83,29 @@ class Login:
     user: User
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class GrantHolder:
+    """The grant behind a bearer token, as its check needs it: whether the grant is revoked,
+    the state of its session (not the whole session: a userinfo request read 14 session
+    columns and converted 6 of them to use 4), and its user."""
+
+    revoked: bool
+    session_id: str
+    session_status: SessionStatus
+    session_idle_expires_at: datetime | None
+    session_absolute_expires_at: datetime
+    user: User
+
+    def is_live(self, now: datetime) -> bool:
+        """Not revoked, and its session is live."""
+        return not self.revoked and session_is_live(
+            self.session_status,
+            self.session_idle_expires_at,
+            self.session_absolute_expires_at,
+            now,
+        )
+
+
 def _login(row: AnyRow) -> Login:
     return Login(session_from_row(row), user_from_row(row))
 
@@ -88,8 +117,16 @@ _LOGIN_BY_SESSION = Prepared(
     .select_from(_SESSION_AND_USER)
     .where(sessions.c.id == sa.bindparam("session_id"))
 )
-_LOGIN_BY_GRANT = Prepared(
-    sa.select(grants.c.revoked_at, sessions, users)
+# A bearer token's check reads only what decides whether its session is live, and the user.
+_HOLDER_BY_GRANT = Prepared(
+    sa.select(
+        grants.c.revoked_at,
+        sessions.c.id,
+        sessions.c.status,
+        sessions.c.idle_expires_at,
+        sessions.c.absolute_expires_at,
+        users,
+    )
     .select_from(grants.join(_SESSION_AND_USER, sessions.c.id == grants.c.session_id))
     .where(grants.c.id == sa.bindparam("grant_id"))
 )
@@ -238,13 +275,21 @@ class TokenStore:
                 .values(revoked_at=now)
             )
 
-    async def grant_login(self, grant_id: str) -> tuple[bool, Login] | None:
-        """``(grant revoked?, its login)`` in one query, for bearer-token checks."""
-        rows = await self._engine.fetch(_LOGIN_BY_GRANT, {"grant_id": grant_id})
+    async def grant_holder(self, grant_id: str) -> GrantHolder | None:
+        """Whether a grant is revoked, its session's state and its user, in one query, for
+        bearer-token checks."""
+        rows = await self._engine.fetch(_HOLDER_BY_GRANT, {"grant_id": grant_id})
         if not rows:
             return None
-        row = rows[0]
-        return row._mapping[grants.c.revoked_at] is not None, _login(row)
+        m = rows[0]._mapping
+        return GrantHolder(
+            revoked=m[grants.c.revoked_at] is not None,
+            session_id=m[sessions.c.id],
+            session_status=SessionStatus(m[sessions.c.status]),
+            session_idle_expires_at=m[sessions.c.idle_expires_at],
+            session_absolute_expires_at=m[sessions.c.absolute_expires_at],
+            user=user_from_row(m),
+        )
 
     async def insert_refresh(self, token: RefreshToken, digest: str) -> None:
         await self._engine.write(_INSERT_REFRESH, _refresh_values(token, digest))
