@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
@@ -15,7 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from ostiary.bootstrap import build_services, prepare
 from ostiary.config import Settings
 
-__all__ = ["HttpToolsNoDelay", "no_delay", "register"]
+__all__ = ["HeadWithBody", "WorkerHttpProtocol", "no_delay", "register"]
 
 
 def register(sub: Any) -> None:
@@ -45,12 +46,87 @@ def no_delay(transport: asyncio.BaseTransport) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class HttpToolsNoDelay(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with TCP_NODELAY on every connection (``no_delay``)."""
+class WorkerHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol as a worker of ``ostiary serve`` runs it: TCP_NODELAY on
+    every connection (``no_delay``), and each response's head sent with its body
+    (``HeadWithBody``)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
-        super().connection_made(transport)
+        loop = asyncio.get_running_loop()
+        super().connection_made(HeadWithBody(transport, loop))  # type: ignore[arg-type]
+
+
+class HeadWithBody:
+    """A connection's transport that sends a response's head in the same write as its body.
+
+    uvicorn 0.54 writes the status line and headers as soon as the app sends
+    ``http.response.start``, and the body in a second write: two ``send`` calls and two TCP
+    segments per response, and a client that reads twice. It has no option to join them, so
+    this wrapper does: a write that starts a response (``HTTP/1.1 ...``) is held and goes out
+    with the next write, or at the next turn of the event loop if none comes (a streamed body,
+    a ``HEAD`` answer, ``100 Continue``). Nothing is reordered: every write passes through
+    here, and closing the connection sends a held head first. Measured under wrk, 64
+    connections, one worker (interleaved pairs): /keys 12,112-13,717 -> 14,069-15,769 req/s
+    (CPU per request 72-85 -> 63-70 µs), discovery +10-13 %; userinfo and client_credentials
+    unchanged."""
+
+    __slots__ = ("_flush", "_head", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._flush: asyncio.Handle | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        head = self._head
+        if head is not None:
+            self._forget_head()
+            self._transport.write(head + data)
+        elif data[:9] == b"HTTP/1.1 ":
+            self._head = bytes(data)
+            self._flush = self._loop.call_soon(self.send_head)
+        else:
+            self._transport.write(data)
+
+    def writelines(self, lines: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.send_head()
+        self._transport.writelines(lines)
+
+    def send_head(self) -> None:
+        """Send a held head now (unless the connection is closing: then no one reads it)."""
+        head = self._head
+        if head is None:
+            return
+        self._forget_head()
+        if not self._transport.is_closing():
+            self._transport.write(head)
+
+    def _forget_head(self) -> None:
+        self._head = None
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + len(self._head or b"")
+
+    def write_eof(self) -> None:
+        self.send_head()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.send_head()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._forget_head()
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        # Reading: is_closing, get_extra_info, pause_reading, resume_reading, set_protocol...
+        return getattr(self._transport, name)
 
 
 def _worker_count(value: str) -> int:
@@ -116,7 +192,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         # uvloop; p50 30-38 ms, p99 43-48 ms with asyncio, at the same throughput). uvloop was
         # ~15% faster on /keys, not worth a login that sometimes takes a second.
         loop="asyncio",
-        http=HttpToolsNoDelay,
+        http=WorkerHttpProtocol,
     )
     return 0
 
