@@ -53,8 +53,7 @@ class WorkerHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         no_delay(transport)
-        loop = asyncio.get_running_loop()
-        super().connection_made(HeadWithBody(transport, loop))  # type: ignore[arg-type]
+        super().connection_made(HeadWithBody(transport, self.loop))  # type: ignore[arg-type]
 
 
 class HeadWithBody:
