@@ -172,16 +172,18 @@ def summarize_collapsed(text: str) -> dict[str, Any]:
 
 
 async def profile(
-    bench: Any, scenario: str, out_dir: Path, stamp: str, *, native: bool = False
+    bench: Any, scenario: str, out_dir: Path, results_stem: str, *, native: bool = False
 ) -> dict[str, Any]:
-    """One run of ``scenario`` with py-spy attached to the Ostiary worker(s)."""
+    """One run of ``scenario`` with py-spy attached to the Ostiary worker(s). The stacks are
+    named after the results file (``results_stem``, e.g. ``2026-11-23-e713039-w1``), so a later
+    run on the same day does not overwrite the profile an earlier results file links to."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         return {"error": "py-spy is not installed (.venv/bin/pip install py-spy)"}
     out_dir.mkdir(parents=True, exist_ok=True)
     server = bench.server
     kind = "-native" if native else ""
-    raw = out_dir / f"{stamp}-{server.label}-w{server.workers}-{scenario}{kind}.collapsed.txt"
+    raw = out_dir / f"{results_stem}-{server.label}-{scenario}{kind}.collapsed.txt"
     seconds = bench.cfg.duration + bench.cfg.warmup + 2
     cmd = [spy, "record", "--rate", "250", "--nonblocking", "--format", "raw", "-o", str(raw),
            "--duration", str(int(seconds + 1)), "--pid", str(server.proc.pid)]  # fmt: skip

@@ -235,7 +235,7 @@ async def bench_pair(
     servers: list[Server],
     cfg: BenchConfig,
     args: argparse.Namespace,
-    stamp: str,
+    results_stem: str,
     *,
     first: bool,
 ) -> dict[str, Any]:
@@ -310,7 +310,8 @@ async def bench_pair(
             for scenario in chosen:
                 print(f"  profiling {scenario} on {ostiary.t.label} (py-spy)…", flush=True)
                 pair["profiles"][scenario] = await profiling.profile(
-                    ostiary, scenario, RESULTS / "profiles", stamp, native=args.profile_native
+                    ostiary, scenario, RESULTS / "profiles", results_stem,
+                    native=args.profile_native,
                 )
     finally:
         for s in servers:
@@ -386,7 +387,7 @@ async def main(argv: list[str]) -> int:
     }
     for i, (pair_name, servers) in enumerate(pairs):
         results["pairs"].append(
-            await bench_pair(pair_name, servers, cfg, args, stamp, first=i == 0)
+            await bench_pair(pair_name, servers, cfg, args, f"{stamp}-{name}", first=i == 0)
         )  # fmt: skip
     if not args.no_roundtrips:
         results["roundtrips"] = []
