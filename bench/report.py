@@ -61,9 +61,11 @@ Differences that could not be removed (or were kept on purpose):
    development pages): they check the CSRF cookie, look the account up, verify with node
    `argon2` (libargon2, like argon2-cffi) and finish the interaction with a grant (no consent
    page). Its login page is a small template string; Ostiary renders a Jinja2 template.
-7. **Threads**: Ostiary signs JWTs on a pool of one thread per core and hashes passwords on a
-   pool of (cores ÷ workers) threads; oidc-provider signs (node `crypto`) and node `argon2`
-   hashes on libuv's pool (4 threads). Both event loops are single-threaded.
+7. **Threads and processes**: each Ostiary worker signs JWTs in (cores ÷ workers) child
+   processes of its own and hashes passwords on a pool of (cores ÷ workers) threads;
+   oidc-provider signs (`jose`, on WebCrypto) and node `argon2` hashes on libuv's thread pool
+   (4 threads). Both event loops are single-threaded. The CPU columns count Ostiary's signing
+   children; the RSS columns are per worker process and leave them out (~35 MB each).
 8. **Request logging**: Ostiary writes one access-log line per request (its production
    behaviour, to the log file here); oidc-provider logs nothing per request.
 9. **Environment**: Ostiary runs with `OSTIARY_ENVIRONMENT=development` because production
