@@ -16,6 +16,7 @@ import asyncio
 import base64
 import dataclasses
 import json
+import math
 import secrets
 import shutil
 import subprocess
@@ -86,10 +87,15 @@ class RunResult:
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:
+    """Nearest rank: the smallest value with at least ``q`` % of the values at or below it.
+    (``round(x + 0.5)`` was used here: Python rounds halves to even, so whenever ``q`` % of the
+    count was an odd whole number it took the next value, e.g. the largest of 100 for p99.)"""
     if not sorted_values:
         return None
-    rank = max(0, min(len(sorted_values) - 1, int(round(q / 100 * len(sorted_values) + 0.5)) - 1))
-    return sorted_values[rank]
+    n = len(sorted_values)
+    # q * n before dividing: q / 100 * n carries float error (7 / 100 * 100 = 7.000000000000001)
+    rank = math.ceil(q * n / 100)
+    return sorted_values[min(n, max(1, rank)) - 1]
 
 
 async def closed_loop(
