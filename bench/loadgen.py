@@ -211,11 +211,21 @@ def run_wrk(
     try:
         out = subprocess.run(
             [
-                "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-                "--timeout", "10s", "-s", script_path, base_url,
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script_path,
+                base_url,
             ],
-            capture_output=True, text=True, timeout=duration + 60, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+            check=False,
+        )
     finally:
         Path(script_path).unlink(missing_ok=True)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
@@ -225,7 +235,9 @@ def run_wrk(
     seconds = data["duration_us"] / 1e6
     errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout"))
     ok = data["requests"] - data["status"]
-    samples = [f"{k}={data[k]}" for k in ("connect", "read", "write", "status", "timeout") if data[k]]
+    samples = [
+        f"{k}={data[k]}" for k in ("connect", "read", "write", "status", "timeout") if data[k]
+    ]
     return RunResult(
         completed=ok,
         errors=errors,
@@ -323,8 +335,9 @@ class Flows:
                 body = urlencode(fields).encode()
                 user = None  # one attempt: a second form means the login failed
                 continue
-            raise BenchError(f"{method} {path.split('?')[0]}: HTTP {response.status} "
-                             f"{response.body[:160]!r}")  # fmt: skip
+            raise BenchError(
+                f"{method} {path.split('?')[0]}: HTTP {response.status} {response.body[:160]!r}"
+            )
         raise BenchError("too many redirects")
 
     async def exchange(self, http: Client, code: str, client_id: str | None = None) -> dict:
@@ -356,9 +369,9 @@ class Flows:
             raise BenchError(f"refresh: no new tokens in {sorted(data)}")
         return data
 
-    async def login(self, http: Client, user_index: int, client_id: str | None = None) -> tuple[
-        CookieJar, dict
-    ]:
+    async def login(
+        self, http: Client, user_index: int, client_id: str | None = None
+    ) -> tuple[CookieJar, dict]:
         """The full login flow with a fresh cookie jar; returns the jar and the token response."""
         jar = CookieJar()
         cid = client_id or self.t.client_id

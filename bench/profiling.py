@@ -94,8 +94,18 @@ def _category(file: str) -> str:
 
 def _short(func: str, file: str) -> str:
     parts = Path(file).parts
-    for anchor in ("ostiary", "sqlalchemy", "starlette", "joserfc", "uvicorn", "asyncpg",
-                   "cryptography", "multipart", "python_multipart", "jinja2"):  # fmt: skip
+    for anchor in (
+        "ostiary",
+        "sqlalchemy",
+        "starlette",
+        "joserfc",
+        "uvicorn",
+        "asyncpg",
+        "cryptography",
+        "multipart",
+        "python_multipart",
+        "jinja2",
+    ):
         if anchor in parts:
             i = len(parts) - 1 - parts[::-1].index(anchor)
             return f"{func} ({'/'.join(parts[i:])})"
@@ -157,9 +167,7 @@ def summarize_collapsed(text: str) -> dict[str, Any]:
     def pct(counter: collections.Counter[str], n: int, base: int) -> list[tuple[str, float]]:
         return [(k, round(100 * v / base, 1)) for k, v in counter.most_common(n)] if base else []
 
-    ostiary_frames = collections.Counter(
-        {k: v for k, v in inclusive.items() if "(ostiary/" in k}
-    )
+    ostiary_frames = collections.Counter({k: v for k, v in inclusive.items() if "(ostiary/" in k})
     return {
         "samples": total,
         "roles": pct(roles, 10, total),
@@ -185,8 +193,21 @@ async def profile(
     kind = "-native" if native else ""
     raw = out_dir / f"{results_stem}-{server.label}-{scenario}{kind}.collapsed.txt"
     seconds = bench.cfg.duration + bench.cfg.warmup + 2
-    cmd = [spy, "record", "--rate", "250", "--nonblocking", "--format", "raw", "-o", str(raw),
-           "--duration", str(int(seconds + 1)), "--pid", str(server.proc.pid)]  # fmt: skip
+    cmd = [
+        spy,
+        "record",
+        "--rate",
+        "250",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "-o",
+        str(raw),
+        "--duration",
+        str(int(seconds + 1)),
+        "--pid",
+        str(server.proc.pid),
+    ]
     if server.workers > 1:
         cmd.append("--subprocesses")
     if native:  # C frames too (OpenSSL, SQLite, uvloop); py-spy must pause the process for it
@@ -204,7 +225,7 @@ async def profile(
 
     try:
         row = await bench.run(scenario, 99, on_ready=attach)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         for p in procs:
             p.kill()
             await p.wait()

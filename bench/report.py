@@ -24,19 +24,21 @@ double-submit CSRF cookie; first-party apps get no consent page.
 Differences that could not be removed (or were kept on purpose):
 
 1. **Runtime**: Ostiary is Python 3.11 (uvicorn on asyncio's own event loop, httptools,
-   Starlette, SQLAlchemy Core); the peer is Node.js 20 (oidc-provider on Koa). oidc-provider 9 prints "Unsupported
-   runtime. Use Node.js v22.x LTS": Node 20 is what this machine has; it runs all flows.
+   Starlette, SQLAlchemy Core); the peer is Node.js 20 (oidc-provider on Koa). oidc-provider 9
+   prints "Unsupported runtime. Use Node.js v22.x LTS": Node 20 is what this machine has; it
+   runs all flows.
 2. **Storage**. Ostiary: SQLite (WAL, `synchronous=NORMAL`, statements run on the event loop)
-   or PostgreSQL through SQLAlchemy's pool (10 connections, reads in autocommit). The peer has no database of its own: oidc-provider stores artifacts
-   through an *adapter*. Two are used: (a) its bundled `MemoryAdapter` — its LRU is raised from
-   1 000 to 5 000 000 entries, because at 1 000 it evicts live grants and codes under load; it
-   is documented as not for production and cannot be shared by several workers, so it runs only
-   with `--workers 1` and is paired with Ostiary on SQLite (both "embedded", neither a network
-   database); (b) a PostgreSQL adapter written for the benchmark (`bench/peer/server.mjs`: one
-   `oidc_models` table, jsonb payload, indexes on grant id/uid/user code, `pg` pool of 20),
-   paired with Ostiary on PostgreSQL — the like-for-like, production-style comparison. The peer's
-   accounts live in that store too (memory map, or an `accounts` table), so both servers read the
-   user from their store on userinfo, code exchange and refresh.
+   or PostgreSQL through SQLAlchemy's pool (10 connections, reads in autocommit). The peer has
+   no database of its own: oidc-provider stores artifacts through an *adapter*. Two are used:
+   (a) its bundled `MemoryAdapter` — its LRU is raised from 1 000 to 5 000 000 entries, because
+   at 1 000 it evicts live grants and codes under load; it is documented as not for production
+   and cannot be shared by several workers, so it runs only with `--workers 1` and is paired
+   with Ostiary on SQLite (both "embedded", neither a network database); (b) a PostgreSQL
+   adapter written for the benchmark (`bench/peer/server.mjs`: one `oidc_models` table, jsonb
+   payload, indexes on grant id/uid/user code, `pg` pool of 20), paired with Ostiary on
+   PostgreSQL — the like-for-like, production-style comparison. The peer's accounts live in
+   that store too (memory map, or an `accounts` table), so both servers read the user from
+   their store on userinfo, code exchange and refresh.
 3. **Userinfo token format**: oidc-provider accepts only its own *opaque* access tokens at
    userinfo (a JWT access token has an audience, which its userinfo refuses). So the peer's
    userinfo scenario uses an opaque token (an adapter lookup) from a twin client
@@ -172,74 +174,108 @@ def render(results: dict[str, Any]) -> str:
     w = out.append
     w(f"# Ostiary benchmark — {results['date'][:10]}\n")
     w(f"Command: `{results['command']}` (took {results['elapsed_seconds'] / 60:.1f} min)  ")
-    w(f"Commit: `{m['git']}`{' (with uncommitted changes)' if m['git_dirty'] else ''}; "
-      f"source fingerprint at start `{m.get('source_at_start', '?')}`, at the end "
-      f"`{results.get('source_at_end', '?')}`\n")  # fmt: skip
+    w(
+        f"Commit: `{m['git']}`{' (with uncommitted changes)' if m['git_dirty'] else ''}; "
+        f"source fingerprint at start `{m.get('source_at_start', '?')}`, at the end "
+        f"`{results.get('source_at_end', '?')}`\n"
+    )
     # "HEAD/content-hash": only the content hash says whether the code under test changed
-    seen = {fp.split("/")[-1] for pair in results["pairs"] for fp in pair.get("source", {}).values()}
-    seen |= {fp.split("/")[-1] for fp in (m.get("source_at_start"), results.get("source_at_end"))
-             if fp}  # fmt: skip
+    seen = {
+        fp.split("/")[-1] for pair in results["pairs"] for fp in pair.get("source", {}).values()
+    }
+    seen |= {
+        fp.split("/")[-1] for fp in (m.get("source_at_start"), results.get("source_at_end")) if fp
+    }
     if len(seen) > 1:
-        w("> **Warning: Ostiary's source changed during this run** (other people edit src/ at "
-          "the same time). Servers started on: " + "; ".join(
-              f"{label} `{fp}`" for pair in results["pairs"]
-              for label, fp in pair.get("source", {}).items())
-          + f"; roundtrips.py ran on `{results.get('source_at_end', '?')}`. Compare only "
-          "results measured on the same code.\n")  # fmt: skip
+        w(
+            "> **Warning: Ostiary's source changed during this run** (other people edit src/ at "
+            "the same time). Servers started on: "
+            + "; ".join(
+                f"{label} `{fp}`"
+                for pair in results["pairs"]
+                for label, fp in pair.get("source", {}).items()
+            )
+            + f"; roundtrips.py ran on `{results.get('source_at_end', '?')}`. Compare only "
+            "results measured on the same code.\n"
+        )
     w("## Machine\n")
-    w(f"- CPU: {m['cpu']}, {m['cores']} cores ({m['hypervisor'] or 'no hypervisor reported'}), "
-      f"{m['memory_gib']} GiB; {m['os']}, Linux {m['kernel']}; "
-      f"load average at start {m['loadavg_at_start']}")  # fmt: skip
-    w(f"- Python {m['python']}, Node.js {m['node']}, PostgreSQL {m['postgresql']}, "
-      f"SQLite {m['sqlite']}, load tool: {m['wrk']} + bench/loadgen.py")  # fmt: skip
+    w(
+        f"- CPU: {m['cpu']}, {m['cores']} cores ({m['hypervisor'] or 'no hypervisor reported'}), "
+        f"{m['memory_gib']} GiB; {m['os']}, Linux {m['kernel']}; "
+        f"load average at start {m['loadavg_at_start']}"
+    )
+    w(
+        f"- Python {m['python']}, Node.js {m['node']}, PostgreSQL {m['postgresql']}, "
+        f"SQLite {m['sqlite']}, load tool: {m['wrk']} + bench/loadgen.py"
+    )
     w("- Ostiary's libraries: " + ", ".join(f"{k} {v}" for k, v in m["python_packages"].items()))
     w("- Peer's libraries: " + ", ".join(f"{k} {v}" for k, v in m["node_packages"].items()))
-    w("- The machine is shared and noisy: compare servers within one run of the benchmark, "
-      "not across files.\n")  # fmt: skip
+    w(
+        "- The machine is shared and noisy: compare servers within one run of the benchmark, "
+        "not across files.\n"
+    )
     w("## Settings\n")
-    w(f"- {c['workers']} worker process(es) per server; {c['connections']} connections "
-      f"(login flow: {c['login_connections']} virtual users); {c['runs']} run(s) × "
-      f"{c['duration']:g} s per scenario per server (login flow {c['login_duration']:g} s), "
-      f"{c['warmup']:g} s warm-up before each scenario; throughput is the median of the runs, "
-      "p50/p99 the median of the runs' percentiles; errors are summed; peak RSS is the largest "
-      "per-worker VmHWM (reset before each run). *CPU ms/req* is the server's CPU time "
-      "(all its processes, user + system) divided by the iterations it completed (a login "
-      "flow counts once): less sensitive to a noisy machine than throughput. *Others' CPU* is "
-      "the share of all cores used by processes other than the server under test and the load "
-      "generator during the run (other people's work on this shared machine; the larger of "
-      "the two servers' medians). *CPU ratio* = peer CPU ms/req ÷ Ostiary CPU ms/req: the "
-      "throughput ratio the two would have if each had the cores to itself (> 1 favours "
-      "Ostiary).")  # fmt: skip
-    w(f"- Setup (not measured): {c['users']} accounts per server, {c['sessions']} signed-in "
-      "sessions made through the login flow; refresh chains (one per connection) and the pools "
-      "of authorization codes come from those sessions.")  # fmt: skip
-    w(f"- Fixed-request scenarios (discovery, keys, client_credentials, userinfo) use "
-      f"{'wrk (1 thread)' if c['use_wrk'] and m['wrk'] != 'not installed' else 'the Python generator'}; "
-      "the stateful ones (refresh, code exchange, login flow) use bench/loadgen.py. Each scenario "
-      "uses the same tool for both servers.\n")  # fmt: skip
+    w(
+        f"- {c['workers']} worker process(es) per server; {c['connections']} connections "
+        f"(login flow: {c['login_connections']} virtual users); {c['runs']} run(s) × "
+        f"{c['duration']:g} s per scenario per server (login flow {c['login_duration']:g} s), "
+        f"{c['warmup']:g} s warm-up before each scenario; throughput is the median of the runs, "
+        "p50/p99 the median of the runs' percentiles; errors are summed; peak RSS is the largest "
+        "per-worker VmHWM (reset before each run). *CPU ms/req* is the server's CPU time "
+        "(all its processes, user + system) divided by the iterations it completed (a login "
+        "flow counts once): less sensitive to a noisy machine than throughput. *Others' CPU* is "
+        "the share of all cores used by processes other than the server under test and the load "
+        "generator during the run (other people's work on this shared machine; the larger of "
+        "the two servers' medians). *CPU ratio* = peer CPU ms/req ÷ Ostiary CPU ms/req: the "
+        "throughput ratio the two would have if each had the cores to itself (> 1 favours "
+        "Ostiary)."
+    )
+    w(
+        f"- Setup (not measured): {c['users']} accounts per server, {c['sessions']} signed-in "
+        "sessions made through the login flow; refresh chains (one per connection) and the pools "
+        "of authorization codes come from those sessions."
+    )
+    fixed_tool = (
+        "wrk (1 thread)" if c["use_wrk"] and m["wrk"] != "not installed" else "the Python generator"
+    )
+    w(
+        f"- Fixed-request scenarios (discovery, keys, client_credentials, userinfo) use "
+        f"{fixed_tool}; the stateful ones (refresh, code exchange, login flow) use "
+        "bench/loadgen.py. Each scenario uses the same tool for both servers.\n"
+    )
     w("## Argon2 ceiling\n")
     for r in a["measurements"]:
-        w(f"- {r['processes']} process(es) × {r['threads_per_process']} thread(s): "
-          f"{r['hashes_per_second']:.2f} hashes/s ({r['hashes']} in {r['seconds']:g} s; "
-          f"t={r['time_cost']}, m={r['memory_kib']} KiB, p={r['parallelism']})")  # fmt: skip
-    w(f"- Ceiling at the start: {a['ceiling']:.2f} hashes/s (the best of these). The "
-      "login-flow target uses the ceiling measured again right before each login-flow run of a "
-      "pair (1 thread and one thread per login user, the better; no server busy) — the median "
-      "of those — so that both see the same machine conditions; the target is ≥ "
-      f"{int(LOGIN_SHARE * 100)} % of it. One login flow costs one argon2 verification.\n")  # fmt: skip
+        w(
+            f"- {r['processes']} process(es) × {r['threads_per_process']} thread(s): "
+            f"{r['hashes_per_second']:.2f} hashes/s ({r['hashes']} in {r['seconds']:g} s; "
+            f"t={r['time_cost']}, m={r['memory_kib']} KiB, p={r['parallelism']})"
+        )
+    w(
+        f"- Ceiling at the start: {a['ceiling']:.2f} hashes/s (the best of these). The "
+        "login-flow target uses the ceiling measured again right before each login-flow run of a "
+        "pair (1 thread and one thread per login user, the better; no server busy) — the median "
+        "of those — so that both see the same machine conditions; the target is ≥ "
+        f"{int(LOGIN_SHARE * 100)} % of it. One login flow costs one argon2 verification.\n"
+    )
 
     for pair in results["pairs"]:
         w(f"## {pair['name']}: {' vs '.join(pair['servers'])}\n")
         if pair.get("argon2_interleaved"):
-            w("argon2 ceiling before each login-flow run: " + ", ".join(
-                f"{m['hashes_per_second']:.2f}" for m in pair["argon2_interleaved"])
-              + f" hashes/s (median {login_ceiling(pair, results):.2f}).\n")  # fmt: skip
+            w(
+                "argon2 ceiling before each login-flow run: "
+                + ", ".join(f"{m['hashes_per_second']:.2f}" for m in pair["argon2_interleaved"])
+                + f" hashes/s (median {login_ceiling(pair, results):.2f}).\n"
+            )
         if pair.get("skipped"):
-            w(f"Not repeated in this pair (they do not touch the store; see the first pair): "
-              f"{', '.join(pair['skipped'])}.\n")  # fmt: skip
-        w("| scenario | tool | Ostiary req/s (min–max) | p50 ms | p99 ms | errors | RSS MB | "
-          "CPU ms/req | peer req/s (min–max) | p50 ms | p99 ms | errors | RSS MB | CPU ms/req | "
-          "**Ostiary / peer** | CPU ratio | others' CPU |")
+            w(
+                f"Not repeated in this pair (they do not touch the store; see the first pair): "
+                f"{', '.join(pair['skipped'])}.\n"
+            )
+        w(
+            "| scenario | tool | Ostiary req/s (min–max) | p50 ms | p99 ms | errors | RSS MB | "
+            "CPU ms/req | peer req/s (min–max) | p50 ms | p99 ms | errors | RSS MB | CPU ms/req | "
+            "**Ostiary / peer** | CPU ratio | others' CPU |"
+        )
         w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for scenario, entry in pair["scenarios"].items():
             o, p = _summaries(entry)
@@ -248,11 +284,13 @@ def render(results: dict[str, Any]) -> str:
             def side(s: dict[str, Any] | None) -> str:
                 if s is None:
                     return "failed | – | – | – | – | –"
-                return (f"{_fmt(s['throughput'])} ({_fmt(s['throughput_min'])}–"
-                        f"{_fmt(s['throughput_max'])}) | {_fmt(s['p50_ms'], 2)} | "
-                        f"{_fmt(s['p99_ms'], 2)} | {s['errors']} | "
-                        f"{_fmt(s['rss_worker_peak_mb'], 0)} | "
-                        f"{_fmt(s.get('cpu_ms_per_iteration'), 2)}")  # fmt: skip
+                return (
+                    f"{_fmt(s['throughput'])} ({_fmt(s['throughput_min'])}–"
+                    f"{_fmt(s['throughput_max'])}) | {_fmt(s['p50_ms'], 2)} | "
+                    f"{_fmt(s['p99_ms'], 2)} | {s['errors']} | "
+                    f"{_fmt(s['rss_worker_peak_mb'], 0)} | "
+                    f"{_fmt(s.get('cpu_ms_per_iteration'), 2)}"
+                )
 
             shares = [s.get("foreign_cpu_share") for s in (o, p) if s]
             shares = [x for x in shares if x is not None]
@@ -261,10 +299,12 @@ def render(results: dict[str, Any]) -> str:
             tool = (o or p or {}).get("tool", "")
             has_peer = any(k.startswith("peer") for k in entry)
             cpu = _cpu_ratio(o, p)
-            w(f"| {scenario} | {tool} | {side(o)} | "
-              f"{side(p) if has_peer else '– | – | – | – | – | –'} | "
-              f"**{_fmt(ratio, 2) + '×' if ratio is not None else '–'}** | "
-              f"{_fmt(cpu, 2) + '×' if cpu is not None else '–'} | {foreign} |")  # fmt: skip
+            w(
+                f"| {scenario} | {tool} | {side(o)} | "
+                f"{side(p) if has_peer else '– | – | – | – | – | –'} | "
+                f"**{_fmt(ratio, 2) + '×' if ratio is not None else '–'}** | "
+                f"{_fmt(cpu, 2) + '×' if cpu is not None else '–'} | {foreign} |"
+            )
         w("")
         for scenario, entry in pair["scenarios"].items():
             for label, v in entry.items():
@@ -283,21 +323,34 @@ def render(results: dict[str, Any]) -> str:
             w(f"| {row['scenario']} | " + " | ".join(row["cells"]) + " |")
         w("")
         if pair.get("setup_seconds"):
-            w("Setup time (not measured): " + "; ".join(
-                f"{k}: " + ", ".join(f"{n} {s} s" for n, s in v.items())
-                for k, v in pair["setup_seconds"].items()) + "\n")  # fmt: skip
+            w(
+                "Setup time (not measured): "
+                + "; ".join(
+                    f"{k}: " + ", ".join(f"{n} {s} s" for n, s in v.items())
+                    for k, v in pair["setup_seconds"].items()
+                )
+                + "\n"
+            )
         for scenario, prof in (pair.get("profiles") or {}).items():
             w(f"### Profile: {scenario} on {prof.get('server', 'ostiary')} (py-spy)\n")
             if "error" in prof:
                 w(f"Profiling failed: `{prof['error']}`\n")
                 continue
-            w(f"{prof['samples']} samples at 250 Hz; {prof['throughput_while_profiled']} req/s "
-              f"while profiled. Raw stacks: `{prof['file']}` (speedscope / flamegraph.pl).\n")  # fmt: skip
+            w(
+                f"{prof['samples']} samples at 250 Hz; {prof['throughput_while_profiled']} req/s "
+                f"while profiled. Raw stacks: `{prof['file']}` (speedscope / flamegraph.pl).\n"
+            )
             w("Samples by thread: " + ", ".join(f"{k} {v} %" for k, v in prof["roles"]) + "\n")
-            w("Event-loop thread only (100 % = its samples) — innermost Python frame by library: "
-              + ", ".join(f"{k} {v} %" for k, v in prof["self_by_library"]) + "\n")  # fmt: skip
-            w("Event-loop thread, on the stack (inclusive): " + ", ".join(
-                f"{k} {v} %" for k, v in prof["components"]) + "\n")  # fmt: skip
+            w(
+                "Event-loop thread only (100 % = its samples) — innermost Python frame by library: "
+                + ", ".join(f"{k} {v} %" for k, v in prof["self_by_library"])
+                + "\n"
+            )
+            w(
+                "Event-loop thread, on the stack (inclusive): "
+                + ", ".join(f"{k} {v} %" for k, v in prof["components"])
+                + "\n"
+            )
             w("| Ostiary frame (inclusive, event-loop thread) | % |\n|---|---:|")
             for k, v in prof["ostiary_inclusive"][:15]:
                 w(f"| `{k}` | {v} |")
@@ -311,12 +364,14 @@ def render(results: dict[str, Any]) -> str:
             w("")
     for section in results.get("roundtrips", []):
         w("## Inside one request (bench/roundtrips.py)\n")
-        w("Ostiary's ASGI app driven in-process, one request at a time (no HTTP, no "
-          "concurrency): what each endpoint costs in database work. *Statements* are what "
-          "reached the database driver, BEGIN and COMMIT included (on PostgreSQL each is a "
-          "round trip). *Checkouts* are pool checkouts, each with a reset on return; SQLite's "
-          "prepared reads use one connection kept out of the pool, and PostgreSQL's prepared "
-          "statements keep their connection between requests, so they need none.\n")  # fmt: skip
+        w(
+            "Ostiary's ASGI app driven in-process, one request at a time (no HTTP, no "
+            "concurrency): what each endpoint costs in database work. *Statements* are what "
+            "reached the database driver, BEGIN and COMMIT included (on PostgreSQL each is a "
+            "round trip). *Checkouts* are pool checkouts, each with a reset on return; SQLite's "
+            "prepared reads use one connection kept out of the pool, and PostgreSQL's prepared "
+            "statements keep their connection between requests, so they need none.\n"
+        )
         w(section)
     w("## Differences between the two configurations\n")
     w(DIFFERENCES)

@@ -101,7 +101,11 @@ async def main(argv: list[str]) -> int:
         "OSTIARY_ISSUER": "http://127.0.0.1:8000",
         "OSTIARY_SECRET_KEY": secrets.token_urlsafe(48),
     }
-    for k in ("OSTIARY_ARGON2_TIME_COST", "OSTIARY_ARGON2_MEMORY_KIB", "OSTIARY_ARGON2_PARALLELISM"):
+    for k in (
+        "OSTIARY_ARGON2_TIME_COST",
+        "OSTIARY_ARGON2_MEMORY_KIB",
+        "OSTIARY_ARGON2_PARALLELISM",
+    ):
         if k in os.environ:
             env[k] = os.environ[k]
     if args.store == "postgres":
@@ -124,9 +128,7 @@ async def main(argv: list[str]) -> int:
     assert secret is not None
     password = "round-trips-" + secrets.token_hex(4)
     await services.users.create("rt@bench.test", password=password, name="Round Trips")
-    basic = "Basic " + base64.b64encode(
-        f"{created.client_id}:{secret.value}".encode()
-    ).decode()
+    basic = "Basic " + base64.b64encode(f"{created.client_id}:{secret.value}".encode()).decode()
     counters = Counters()
     instrument(services.engine, counters)
     await services.engine.dispose()  # connections open from here on are counted
@@ -136,8 +138,15 @@ async def main(argv: list[str]) -> int:
     form = {"Content-Type": "application/x-www-form-urlencoded"}
 
     async def authorize() -> str:
-        query = urlencode({"response_type": "code", "client_id": created.client_id,
-                           "redirect_uri": REDIRECT, "scope": SCOPE, "state": "s"})  # fmt: skip
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": created.client_id,
+                "redirect_uri": REDIRECT,
+                "scope": SCOPE,
+                "state": "s",
+            }
+        )
         r = await http.get(f"/oauth/authorize?{query}")
         location = r.headers["location"]
         if location.startswith(REDIRECT):
@@ -149,9 +158,13 @@ async def main(argv: list[str]) -> int:
         return parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
 
     async def exchange(code: str) -> dict[str, Any]:
-        r = await http.post("/oauth/token", headers={**form, "Authorization": basic},
-                            content=urlencode({"grant_type": "authorization_code", "code": code,
-                                               "redirect_uri": REDIRECT}))  # fmt: skip
+        r = await http.post(
+            "/oauth/token",
+            headers={**form, "Authorization": basic},
+            content=urlencode(
+                {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+            ),
+        )
         r.raise_for_status()
         return dict(r.json())
 
@@ -160,14 +173,19 @@ async def main(argv: list[str]) -> int:
     codes: list[str] = []
 
     async def op_client_credentials() -> None:
-        r = await http.post("/oauth/token", headers={**form, "Authorization": basic},
-                            content="grant_type=client_credentials")  # fmt: skip
+        r = await http.post(
+            "/oauth/token",
+            headers={**form, "Authorization": basic},
+            content="grant_type=client_credentials",
+        )
         r.raise_for_status()
 
     async def op_refresh() -> None:
-        r = await http.post("/oauth/token", headers={**form, "Authorization": basic},
-                            content=urlencode({"grant_type": "refresh_token",
-                                               "refresh_token": state["refresh"]}))  # fmt: skip
+        r = await http.post(
+            "/oauth/token",
+            headers={**form, "Authorization": basic},
+            content=urlencode({"grant_type": "refresh_token", "refresh_token": state["refresh"]}),
+        )
         r.raise_for_status()
         state["refresh"] = r.json()["refresh_token"]
 
@@ -213,17 +231,23 @@ async def main(argv: list[str]) -> int:
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         delta = counters.snapshot() - before
         stmts = collections.Counter(counters.statements) - stmt_before
-        rows.append({
-            "endpoint": name,
-            "cpu_ms": 1000 * cpu / args.n,
-            "wall_ms": 1000 * wall / args.n,
-            **{k: v / args.n for k, v in delta.items()},
-            "by_kind": {k: round(v / args.n, 2) for k, v in stmts.most_common()},
-        })  # fmt: skip
+        rows.append(
+            {
+                "endpoint": name,
+                "cpu_ms": 1000 * cpu / args.n,
+                "wall_ms": 1000 * wall / args.n,
+                **{k: v / args.n for k, v in delta.items()},
+                "by_kind": {k: round(v / args.n, 2) for k, v in stmts.most_common()},
+            }
+        )
 
     profile_text = ""
-    target = {"refresh_token": op_refresh, "client_credentials": op_client_credentials,
-              "userinfo": op_userinfo, "keys": op_keys}.get(args.profile)  # fmt: skip
+    target = {
+        "refresh_token": op_refresh,
+        "client_credentials": op_client_credentials,
+        "userinfo": op_userinfo,
+        "keys": op_keys,
+    }.get(args.profile)
     if target is not None:
         from pyinstrument import Profiler
 
@@ -246,13 +270,17 @@ async def main(argv: list[str]) -> int:
         lines.append(
             f"| {r['endpoint']} | {r['cpu_ms']:.2f} | {r['wall_ms']:.2f} | "
             + " | ".join(f"{r.get(c, 0):.1f}" for c in cols)
-            + " | " + ", ".join(f"{k} {v:g}" for k, v in r["by_kind"].items()) + " |"
+            + " | "
+            + ", ".join(f"{k} {v:g}" for k, v in r["by_kind"].items())
+            + " |"
         )
     text = "\n".join(lines) + "\n"
     if profile_text:
         kept = [ln for ln in profile_text.splitlines() if ln.strip()][:120]
-        text += (f"\n### pyinstrument: {args.n} × {args.profile} ({args.store}), "
-                 "wall time\n\n```\n" + "\n".join(kept) + "\n```\n")  # fmt: skip
+        text += (
+            f"\n### pyinstrument: {args.n} × {args.profile} ({args.store}), "
+            "wall time\n\n```\n" + "\n".join(kept) + "\n```\n"
+        )
     print(text)
     if args.out:
         Path(args.out).write_text(text)

@@ -26,11 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import profiling  # noqa: E402
-import report  # noqa: E402
-from loadgen import wrk_available  # noqa: E402
-from scenarios import SCENARIOS, TARGETED, BenchConfig, TargetBench  # noqa: E402
-from servers import (  # noqa: E402
+import profiling
+import report
+from loadgen import wrk_available
+from scenarios import SCENARIOS, TARGETED, BenchConfig, TargetBench
+from servers import (
     BENCH,
     ROOT,
     WORK,
@@ -50,36 +50,63 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 run × 3 s per scenario, 8 sessions")
     p.add_argument("--runs", type=int, help="runs per scenario per server (default 3)")
     p.add_argument("--duration", type=float, help="seconds per run (default 10)")
-    p.add_argument("--login-duration", type=float, help="seconds per login-flow run (default 2× duration)")
+    p.add_argument(
+        "--login-duration", type=float, help="seconds per login-flow run (default 2× duration)"
+    )
     p.add_argument("--warmup", type=float, help="warm-up seconds before a scenario (default 2)")
     p.add_argument("--workers", type=int, default=1, help="worker processes of each server")
     p.add_argument("--connections", type=int, default=64, help="concurrent connections")
-    p.add_argument("--login-connections", type=int, default=4,
-                   help="concurrent virtual users in the login flow (argon2-bound; default 4)")  # fmt: skip
+    p.add_argument(
+        "--login-connections",
+        type=int,
+        default=4,
+        help="concurrent virtual users in the login flow (argon2-bound; default 4)",
+    )
     p.add_argument("--sessions", type=int, help="signed-in sessions made in setup (default 16)")
     p.add_argument("--users", type=int, default=4, help="user accounts on each server")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
-    p.add_argument("--stores", default="auto",
-                   help="sqlite,postgres or auto (postgres when reachable)")  # fmt: skip
-    p.add_argument("--no-peer-memory", action="store_true",
-                   help="skip the peer with its in-memory adapter")  # fmt: skip
-    p.add_argument("--python-only", action="store_true",
-                   help="use the Python generator for the fixed-request scenarios too (no wrk)")  # fmt: skip
-    p.add_argument("--profile", default="auto",
-                   help="Ostiary scenarios to profile with py-spy: auto (the 3 lowest ratios), "
-                   "none, or a comma-separated list")  # fmt: skip
-    p.add_argument("--profile-native", action="store_true",
-                   help="py-spy --native (C frames: OpenSSL, SQLite, uvloop)")  # fmt: skip
-    p.add_argument("--profile-pairs", default="first",
-                   help="which pairs to profile: first (default), all")  # fmt: skip
+    p.add_argument(
+        "--stores", default="auto", help="sqlite,postgres or auto (postgres when reachable)"
+    )
+    p.add_argument(
+        "--no-peer-memory", action="store_true", help="skip the peer with its in-memory adapter"
+    )
+    p.add_argument(
+        "--python-only",
+        action="store_true",
+        help="use the Python generator for the fixed-request scenarios too (no wrk)",
+    )
+    p.add_argument(
+        "--profile",
+        default="auto",
+        help="Ostiary scenarios to profile with py-spy: auto (the 3 lowest ratios), "
+        "none, or a comma-separated list",
+    )
+    p.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="py-spy --native (C frames: OpenSSL, SQLite, uvloop)",
+    )
+    p.add_argument(
+        "--profile-pairs", default="first", help="which pairs to profile: first (default), all"
+    )
     p.add_argument("--ceiling-seconds", type=float, help="seconds per argon2 ceiling measurement")
-    p.add_argument("--ceiling-interleaved", type=float,
-                   help="seconds of the ceiling measured again (1 thread and one per login "
-                   "user) before each login-flow run")  # fmt: skip
-    p.add_argument("--repeat-storage-free", action="store_true",
-                   help="measure discovery and /keys in every pair, not only the first")  # fmt: skip
-    p.add_argument("--no-roundtrips", action="store_true",
-                   help="skip bench/roundtrips.py (per-request database work, in-process)")  # fmt: skip
+    p.add_argument(
+        "--ceiling-interleaved",
+        type=float,
+        help="seconds of the ceiling measured again (1 thread and one per login "
+        "user) before each login-flow run",
+    )
+    p.add_argument(
+        "--repeat-storage-free",
+        action="store_true",
+        help="measure discovery and /keys in every pair, not only the first",
+    )
+    p.add_argument(
+        "--no-roundtrips",
+        action="store_true",
+        help="skip bench/roundtrips.py (per-request database work, in-process)",
+    )
     p.add_argument("--name", help="short name in the results file name")
     args = p.parse_args(argv)
     quick = args.quick
@@ -99,7 +126,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-# -- machine description ----------------------------------------------------------------------------
+# -- machine description ---------------------------------------------------------------------------
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str:
@@ -159,9 +186,19 @@ def machine(pg_version: str | None) -> dict[str, Any]:
         "wrk": _run(["wrk", "-v"]).splitlines()[0] if wrk_available() else "not installed",
         "python_packages": {
             n: _pkg_version(n)
-            for n in ("starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy",
-                      "asyncpg", "joserfc", "cryptography", "argon2-cffi", "python-multipart",
-                      "jinja2")  # fmt: skip
+            for n in (
+                "starlette",
+                "uvicorn",
+                "uvloop",
+                "httptools",
+                "sqlalchemy",
+                "asyncpg",
+                "joserfc",
+                "cryptography",
+                "argon2-cffi",
+                "python-multipart",
+                "jinja2",
+            )
         },
         "node_packages": {
             n: _node_pkg_version(n) for n in ("oidc-provider", "jose", "koa", "argon2", "pg")
@@ -172,15 +209,26 @@ def machine(pg_version: str | None) -> dict[str, Any]:
     }
 
 
-# -- argon2 ceiling ---------------------------------------------------------------------------------
+# -- argon2 ceiling --------------------------------------------------------------------------------
 
 
 def run_ceiling(processes: int, threads: int, seconds: float) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, str(BENCH / "argon2_ceiling.py"), "--processes", str(processes),
-         "--threads", str(threads), "--seconds", str(seconds)],
-        capture_output=True, text=True, timeout=seconds + 120, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(BENCH / "argon2_ceiling.py"),
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -190,13 +238,16 @@ def argon2_ceiling(processes: int, seconds: float, threads_list: list[int]) -> d
     rows = []
     for threads in sorted(set(threads_list)):
         rows.append(run_ceiling(processes, threads, seconds))
-        print(f"  argon2: {processes} process(es) × {threads} thread(s): "
-              f"{rows[-1]['hashes_per_second']:.2f} hashes/s", flush=True)  # fmt: skip
+        print(
+            f"  argon2: {processes} process(es) × {threads} thread(s): "
+            f"{rows[-1]['hashes_per_second']:.2f} hashes/s",
+            flush=True,
+        )
     best = max(rows, key=lambda r: r["hashes_per_second"])
     return {"measurements": rows, "ceiling": best["hashes_per_second"], "best": best}
 
 
-# -- the benchmark ----------------------------------------------------------------------------------
+# -- the benchmark ---------------------------------------------------------------------------------
 
 
 def _median(values: Any) -> float | None:
@@ -247,8 +298,11 @@ async def bench_pair(
         await asyncio.gather(*(asyncio.to_thread(s.start) for s in servers))
         pair["start_seconds"] = round(time.perf_counter() - t0, 1)
         pair["source"] = {s.label: s.fingerprint for s in servers if hasattr(s, "fingerprint")}
-        print(f"  started in {pair['start_seconds']} s; signing in {cfg.sessions} sessions "
-              "on each (setup)", flush=True)  # fmt: skip
+        print(
+            f"  started in {pair['start_seconds']} s; signing in {cfg.sessions} sessions "
+            "on each (setup)",
+            flush=True,
+        )
         benches = [TargetBench(s, cfg) for s in servers]
         for b in benches:
             await b.setup()
@@ -275,42 +329,57 @@ async def bench_pair(
                     ]
                     m = max(tried, key=lambda r: r["hashes_per_second"])
                     pair.setdefault("argon2_interleaved", []).append(m)
-                    print(f"  argon2 ceiling now: {m['hashes_per_second']:.2f} hashes/s", flush=True)
+                    print(
+                        f"  argon2 ceiling now: {m['hashes_per_second']:.2f} hashes/s", flush=True
+                    )
                 order = benches if i % 2 == 0 else list(reversed(benches))
                 for b in order:
                     if b.t.label in errors:
                         continue
                     try:
                         row = await b.run(scenario, i)
-                    except Exception as err:  # noqa: BLE001 - recorded in the report
+                    except Exception as err:  # recorded in the report
                         errors[b.t.label] = f"{type(err).__name__}: {err}"[:400]
-                        print(f"  {scenario} on {b.t.label}: FAILED {errors[b.t.label]}", flush=True)
+                        print(
+                            f"  {scenario} on {b.t.label}: FAILED {errors[b.t.label]}", flush=True
+                        )
                         continue
                     runs[b.t.label].append(row)
-                    print(f"  {scenario:<19} {b.t.label:<15} run {i + 1}: "
-                          f"{row['throughput']:9.1f}/s  p50 {row['p50_ms'] or 0:7.2f} ms  "
-                          f"p99 {row['p99_ms'] or 0:7.2f} ms  errors {row['errors']}  "
-                          f"rss {row['rss_worker_peak_mb']} MB"
-                          + (f"  ({row['note']})" if row["note"] else ""), flush=True)  # fmt: skip
+                    print(
+                        f"  {scenario:<19} {b.t.label:<15} run {i + 1}: "
+                        f"{row['throughput']:9.1f}/s  p50 {row['p50_ms'] or 0:7.2f} ms  "
+                        f"p99 {row['p99_ms'] or 0:7.2f} ms  errors {row['errors']}  "
+                        f"rss {row['rss_worker_peak_mb']} MB"
+                        + (f"  ({row['note']})" if row["note"] else ""),
+                        flush=True,
+                    )
             for b in benches:
                 b.cfg = cfg
             pair["scenarios"][scenario] = {
-                label: {"runs": rows, "summary": summarize(rows) if rows else None,
-                        "failed": errors.get(label)}
+                label: {
+                    "runs": rows,
+                    "summary": summarize(rows) if rows else None,
+                    "failed": errors.get(label),
+                }
                 for label, rows in runs.items()
-            }  # fmt: skip
+            }
         pair["setup_seconds"] = {b.t.label: b.setup_seconds for b in benches}
         # Profiles of the Ostiary scenarios that compare worst (outside the measured runs).
         ostiary = next((b for b in benches if b.t.kind == "ostiary"), None)
-        if ostiary is not None and args.profile != "none" and (
-            first or args.profile_pairs == "all"
+        if (
+            ostiary is not None
+            and args.profile != "none"
+            and (first or args.profile_pairs == "all")
         ):
             chosen = profiling.choose(pair, args.profile)
             pair["profiles"] = {}
             for scenario in chosen:
                 print(f"  profiling {scenario} on {ostiary.t.label} (py-spy)…", flush=True)
                 pair["profiles"][scenario] = await profiling.profile(
-                    ostiary, scenario, RESULTS / "profiles", results_stem,
+                    ostiary,
+                    scenario,
+                    RESULTS / "profiles",
+                    results_stem,
                     native=args.profile_native,
                 )
     finally:
@@ -333,14 +402,18 @@ async def main(argv: list[str]) -> int:
     command = " ".join([".venv/bin/python bench/run.py", *[shlex.quote(a) for a in argv]])
     if os.environ.get("MAKELEVEL"):
         extra = os.environ.get("BENCH_ARGS")
-        command = (f"{'BENCH_ARGS=' + shlex.quote(extra) + ' ' if extra else ''}make bench "
-                   f"(= scripts/bootstrap-venv --test && {command})")  # fmt: skip
+        command = (
+            f"{'BENCH_ARGS=' + shlex.quote(extra) + ' ' if extra else ''}make bench "
+            f"(= scripts/bootstrap-venv --test && {command})"
+        )
     print(f"Ostiary benchmark: {command}", flush=True)
     print(f"  peer dependencies: {ensure_peer_installed()}", flush=True)
     pg = await postgres_version()
-    stores = (["sqlite", "postgres"] if pg else ["sqlite"]) if args.stores == "auto" else [
-        s for s in args.stores.split(",") if s
-    ]
+    stores = (
+        (["sqlite", "postgres"] if pg else ["sqlite"])
+        if args.stores == "auto"
+        else [s for s in args.stores.split(",") if s]
+    )
     if "postgres" in stores and not pg:
         print("  PostgreSQL is not reachable on 127.0.0.1:5432: skipping it", flush=True)
         stores.remove("postgres")
@@ -355,16 +428,21 @@ async def main(argv: list[str]) -> int:
         use_wrk=not args.python_only,
     )
     if cfg.use_wrk and not wrk_available():
-        print("  wrk is not installed (apt-get install -y wrk): the Python generator drives "
-              "every scenario", flush=True)  # fmt: skip
+        print(
+            "  wrk is not installed (apt-get install -y wrk): the Python generator drives "
+            "every scenario",
+            flush=True,
+        )
     print("  measuring the argon2 ceiling (no server running)…", flush=True)
     ceiling = argon2_ceiling(
         args.workers, args.ceiling_seconds, [1, os.cpu_count() or 1, args.login_connections]
     )
     stamp = now.strftime("%Y-%m-%d")
     name = args.name or (f"{info['git']}-w{args.workers}" + ("-quick" if args.quick else ""))
-    users = [(f"bench{i}@bench.test", f"bench-password-{i}-{os.urandom(4).hex()}")
-             for i in range(args.users)]  # fmt: skip
+    users = [
+        (f"bench{i}@bench.test", f"bench-password-{i}-{os.urandom(4).hex()}")
+        for i in range(args.users)
+    ]
     pairs = []
     if "sqlite" in stores:
         servers: list[Server] = [OstiaryServer("sqlite", args.workers, users)]
@@ -372,15 +450,27 @@ async def main(argv: list[str]) -> int:
             servers.append(PeerServer("memory", args.workers, users))
         pairs.append(("SQLite / in-memory", servers))
     if "postgres" in stores:
-        pairs.append(("PostgreSQL", [OstiaryServer("postgres", args.workers, users),
-                                     PeerServer("postgres", args.workers, users)]))  # fmt: skip
+        pairs.append(
+            (
+                "PostgreSQL",
+                [
+                    OstiaryServer("postgres", args.workers, users),
+                    PeerServer("postgres", args.workers, users),
+                ],
+            )
+        )
     results: dict[str, Any] = {
         "date": now.isoformat(timespec="seconds"),
         "command": command,
         "argv": argv,
         "machine": info,
-        "config": {**cfg.__dict__, "workers": args.workers, "users": args.users,
-                   "login_duration": args.login_duration, "quick": args.quick},  # fmt: skip
+        "config": {
+            **cfg.__dict__,
+            "workers": args.workers,
+            "users": args.users,
+            "login_duration": args.login_duration,
+            "quick": args.quick,
+        },
         "argon2": ceiling,
         "targeted": list(TARGETED),
         "pairs": [],
@@ -388,17 +478,26 @@ async def main(argv: list[str]) -> int:
     for i, (pair_name, servers) in enumerate(pairs):
         results["pairs"].append(
             await bench_pair(pair_name, servers, cfg, args, f"{stamp}-{name}", first=i == 0)
-        )  # fmt: skip
+        )
     if not args.no_roundtrips:
         results["roundtrips"] = []
         for store in stores:
             print(f"  per-request database work in-process ({store})…", flush=True)
             out = await asyncio.to_thread(
                 subprocess.run,
-                [sys.executable, str(BENCH / "roundtrips.py"), "--store", store,
-                 "-n", "50" if args.quick else "200"],
-                capture_output=True, text=True, timeout=900, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    str(BENCH / "roundtrips.py"),
+                    "--store",
+                    store,
+                    "-n",
+                    "50" if args.quick else "200",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
             if out.returncode == 0:
                 results["roundtrips"].append(out.stdout)
             else:
@@ -410,8 +509,11 @@ async def main(argv: list[str]) -> int:
     markdown = report.render(results)
     base.with_suffix(".md").write_text(markdown)
     (RESULTS / "latest.md").write_text(markdown)
-    print(f"\nResults: {base.with_suffix('.md').relative_to(ROOT)} (and bench/results/latest.md); "
-          f"{results['elapsed_seconds']:.0f} s in all", flush=True)  # fmt: skip
+    print(
+        f"\nResults: {base.with_suffix('.md').relative_to(ROOT)} (and bench/results/latest.md); "
+        f"{results['elapsed_seconds']:.0f} s in all",
+        flush=True,
+    )
     print(report.console_summary(results), flush=True)
     return 0
 

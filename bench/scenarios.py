@@ -126,7 +126,9 @@ class TargetBench:
         async def worker(i: int) -> None:
             jar = self.sessions[i % len(self.sessions)]
             while len(codes) < count:
-                codes.append(await self.flows.browse_to_code(clients[i], jar, self.t.client_id, None))
+                codes.append(
+                    await self.flows.browse_to_code(clients[i], jar, self.t.client_id, None)
+                )
 
         try:
             await asyncio.gather(*(worker(i) for i in range(len(clients))))
@@ -216,9 +218,12 @@ class TargetBench:
         if scenario == "authorization_code":
             # Enough codes for the run at the best rate seen so far (a run that still runs out
             # is measured over the time it had work, and says so in the report).
-            estimate = max(self.rates.get("authorization_code", 0.0) * 1.3,
-                           self.rates.get("refresh_token", 0.0) * 1.5,
-                           self.rates.get("client_credentials", 0.0) * 0.5, 50.0)  # fmt: skip
+            estimate = max(
+                self.rates.get("authorization_code", 0.0) * 1.3,
+                self.rates.get("refresh_token", 0.0) * 1.5,
+                self.rates.get("client_credentials", 0.0) * 0.5,
+                50.0,
+            )
             need = int(estimate * (warmup + cfg.duration)) + cfg.connections
             started = time.perf_counter()
             pool = await self._codes(need)
@@ -255,15 +260,27 @@ class TargetBench:
         cfg = self.cfg
         if warm and cfg.warmup > 0:
             await asyncio.to_thread(
-                run_wrk, self.t.base_url, method, path, headers=headers, body=body,
-                connections=cfg.connections, duration=cfg.warmup,
-            )  # fmt: skip
+                run_wrk,
+                self.t.base_url,
+                method,
+                path,
+                headers=headers,
+                body=body,
+                connections=cfg.connections,
+                duration=cfg.warmup,
+            )
 
         async def measured() -> RunResult:
             return await asyncio.to_thread(
-                run_wrk, self.t.base_url, method, path, headers=headers, body=body,
-                connections=cfg.connections, duration=cfg.duration,
-            )  # fmt: skip
+                run_wrk,
+                self.t.base_url,
+                method,
+                path,
+                headers=headers,
+                body=body,
+                connections=cfg.connections,
+                duration=cfg.duration,
+            )
 
         return measured
 

@@ -7,6 +7,7 @@ signalled (by the group id of the process the harness started).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -37,8 +38,13 @@ def source_fingerprint() -> str:
     import hashlib
 
     h = hashlib.sha256()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True, check=False).stdout.strip()  # fmt: skip
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     for path in sorted((ROOT / "src").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -191,10 +197,8 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGTERM)  # the group of the process we started
             self.proc.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=5)
 
 
@@ -215,7 +219,7 @@ async def postgres_version() -> str | None:
         import asyncpg
 
         conn = await asyncio.wait_for(asyncpg.connect(PG_ADMIN_URL), 5)
-    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception:  # any failure means "not reachable"
         return None
     try:
         return str(await conn.fetchval("SHOW server_version"))
@@ -248,9 +252,14 @@ class OstiaryServer(Server):
 
     def _cli(self, *args: str, stdin: str | None = None) -> str:
         out = subprocess.run(
-            [str(OSTIARY), *args], env=self.env, input=stdin, capture_output=True, text=True,
-            timeout=300, check=False,
-        )  # fmt: skip
+            [str(OSTIARY), *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"ostiary {' '.join(args[:2])} failed: {out.stderr[-800:]}")
         return out.stdout
@@ -263,16 +272,33 @@ class OstiaryServer(Server):
         await asyncio.to_thread(self._cli, "migrate")
         app = json.loads(
             await asyncio.to_thread(
-                self._cli, "apps", "create", "--name", "Benchmark app", "--type", "web",
-                "--redirect-uri", REDIRECT_URI, "--no-enforce-pkce", "--json",
-            )  # fmt: skip
+                self._cli,
+                "apps",
+                "create",
+                "--name",
+                "Benchmark app",
+                "--type",
+                "web",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--no-enforce-pkce",
+                "--json",
+            )
         )
 
         async def user(i: int, email: str, password: str) -> None:
             await asyncio.to_thread(
-                self._cli, "users", "create", "--email", email, "--name", f"Bench User {i}",
-                "--password-stdin", "--json", stdin=password + "\n",
-            )  # fmt: skip
+                self._cli,
+                "users",
+                "create",
+                "--email",
+                email,
+                "--name",
+                f"Bench User {i}",
+                "--password-stdin",
+                "--json",
+                stdin=password + "\n",
+            )
 
         # two at a time: each is a Python start-up plus one argon2 hash
         for i in range(0, len(self.users), 2):
@@ -294,10 +320,21 @@ class OstiaryServer(Server):
         self.fingerprint = source_fingerprint()
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [str(OSTIARY), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                str(OSTIARY),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_http(self.base_url + "/readyz", proc=self.proc)
         deadline = time.monotonic() + 30
         while self.workers > 1 and len(self.worker_pids()) < self.workers:
@@ -344,10 +381,14 @@ class PeerServer(Server):
                 }
             ],
             "users": [
-                {"id": f"usr_peer{i}", "email": email, "name": f"Bench User {i}",
-                 "password": password}
+                {
+                    "id": f"usr_peer{i}",
+                    "email": email,
+                    "name": f"Bench User {i}",
+                    "password": password,
+                }
                 for i, (email, password) in enumerate(self.users)
-            ],  # fmt: skip
+            ],
         }
         (self.dir / "state.json").write_text(json.dumps(state))
         self.target = Target(
@@ -377,9 +418,12 @@ class PeerServer(Server):
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             ["node", str(PEER_DIR / "server.mjs")],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             cwd=PEER_DIR,
-        )  # fmt: skip
+        )
         wait_http(self.base_url + "/.well-known/openid-configuration", timeout=120, proc=self.proc)
         deadline = time.monotonic() + 30
         while self.workers > 1 and len(self.worker_pids()) < self.workers:
@@ -402,9 +446,13 @@ def ensure_peer_installed() -> str:
     if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
         return "already installed"
     out = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR, capture_output=True, text=True,
-        timeout=900, check=False,
-    )  # fmt: skip
+        ["npm", "ci", "--no-audit", "--no-fund"],
+        cwd=PEER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"npm ci failed in bench/peer: {out.stderr[-1500:]}")
     return "npm ci"
