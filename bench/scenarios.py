@@ -258,8 +258,9 @@ class TargetBench:
         warm: bool,
     ) -> Callable[[], Awaitable[RunResult]]:
         cfg = self.cfg
-        if warm and cfg.warmup > 0:
-            await asyncio.to_thread(
+
+        def wrk_for(seconds: float) -> Awaitable[RunResult]:
+            return asyncio.to_thread(
                 run_wrk,
                 self.t.base_url,
                 method,
@@ -267,20 +268,14 @@ class TargetBench:
                 headers=headers,
                 body=body,
                 connections=cfg.connections,
-                duration=cfg.warmup,
+                duration=seconds,
             )
 
+        if warm and cfg.warmup > 0:
+            await wrk_for(cfg.warmup)
+
         async def measured() -> RunResult:
-            return await asyncio.to_thread(
-                run_wrk,
-                self.t.base_url,
-                method,
-                path,
-                headers=headers,
-                body=body,
-                connections=cfg.connections,
-                duration=cfg.duration,
-            )
+            return await wrk_for(cfg.duration)
 
         return measured
 
