@@ -87,9 +87,8 @@ class RunResult:
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest rank: the smallest value with at least ``q`` % of the values at or below it.
-    (``round(x + 0.5)`` was used here: Python rounds halves to even, so whenever ``q`` % of the
-    count was an odd whole number it took the next value, e.g. the largest of 100 for p99.)"""
+    """Nearest rank: the smallest value with at least ``q`` % of the values at or below it
+    (``math.ceil``, not ``round``: Python rounds halves to even)."""
     if not sorted_values:
         return None
     n = len(sorted_values)
