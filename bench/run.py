@@ -437,8 +437,8 @@ async def main(argv: list[str]) -> int:
     ceiling = argon2_ceiling(
         args.workers, args.ceiling_seconds, [1, os.cpu_count() or 1, args.login_connections]
     )
-    stamp = now.strftime("%Y-%m-%d")
     name = args.name or (f"{info['git']}-w{args.workers}" + ("-quick" if args.quick else ""))
+    results_stem = f"{now:%Y-%m-%d}-{name}"  # of the results files and the profiles
     users = [
         (f"bench{i}@bench.test", f"bench-password-{i}-{os.urandom(4).hex()}")
         for i in range(args.users)
@@ -477,7 +477,7 @@ async def main(argv: list[str]) -> int:
     }
     for i, (pair_name, servers) in enumerate(pairs):
         results["pairs"].append(
-            await bench_pair(pair_name, servers, cfg, args, f"{stamp}-{name}", first=i == 0)
+            await bench_pair(pair_name, servers, cfg, args, results_stem, first=i == 0)
         )
     if not args.no_roundtrips:
         results["roundtrips"] = []
@@ -504,7 +504,7 @@ async def main(argv: list[str]) -> int:
                 results["roundtrips"].append(f"roundtrips.py failed: `{out.stderr[-500:]}`\n")
     results["source_at_end"] = source_fingerprint()
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
-    base = RESULTS / f"{stamp}-{name}"
+    base = RESULTS / results_stem
     (base.with_suffix(".json")).write_text(json.dumps(results, indent=2))
     markdown = report.render(results)
     base.with_suffix(".md").write_text(markdown)
