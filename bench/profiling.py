@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import report
+
 __all__ = ["choose", "profile", "summarize_collapsed"]
 
 AUTO_CANDIDATES = ("client_credentials", "refresh_token", "authorization_code", "userinfo", "keys")
@@ -75,12 +77,9 @@ def choose(pair: dict[str, Any], spec: str) -> list[str]:
         entry = pair["scenarios"].get(scenario)
         if not entry:
             continue
-        o = next((v["summary"] for k, v in entry.items() if k.startswith("ostiary")), None)
-        p = next((v["summary"] for k, v in entry.items() if k.startswith("peer")), None)
-        if o and p and p["throughput"]:
-            ratios.append((o["throughput"] / p["throughput"], scenario))
-        elif o:
-            ratios.append((0.0, scenario))
+        o, p = report.summaries(entry)
+        if o:  # no peer (or a peer that failed) sorts first
+            ratios.append((report.throughput_ratio(o, p) or 0.0, scenario))
     return [s for _r, s in sorted(ratios)[:3]]
 
 

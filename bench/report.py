@@ -87,7 +87,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _ratio(o: dict[str, Any] | None, p: dict[str, Any] | None) -> float | None:
+def throughput_ratio(o: dict[str, Any] | None, p: dict[str, Any] | None) -> float | None:
     if not o or not p or not p["throughput"]:
         return None
     return o["throughput"] / p["throughput"]
@@ -106,7 +106,7 @@ def _mark(ok: bool | None, text: str) -> str:
     return f"{'met' if ok else '**NOT MET**'} ({text})"
 
 
-def _summaries(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def summaries(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     o = next((v for k, v in entry.items() if k.startswith("ostiary")), None)
     p = next((v for k, v in entry.items() if k.startswith("peer")), None)
     return (o or {}).get("summary"), (p or {}).get("summary")
@@ -127,11 +127,11 @@ def targets(pair: dict[str, Any], results: dict[str, Any]) -> list[dict[str, Any
     connections = results["config"]["connections"]
     ceiling = login_ceiling(pair, results)
     for scenario, entry in pair["scenarios"].items():
-        o, p = _summaries(entry)
+        o, p = summaries(entry)
         if o is None:
             rows.append({"scenario": scenario, "cells": ["Ostiary run failed"] * 4})
             continue
-        ratio = _ratio(o, p)
+        ratio = throughput_ratio(o, p)
         cells: dict[str, str] = {}
         if scenario in TARGETED:
             cells["throughput"] = _mark(
@@ -278,8 +278,8 @@ def render(results: dict[str, Any]) -> str:
         )
         w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for scenario, entry in pair["scenarios"].items():
-            o, p = _summaries(entry)
-            ratio = _ratio(o, p)
+            o, p = summaries(entry)
+            ratio = throughput_ratio(o, p)
 
             def side(s: dict[str, Any] | None) -> str:
                 if s is None:
@@ -383,8 +383,8 @@ def console_summary(results: dict[str, Any]) -> str:
     for pair in results["pairs"]:
         lines.append(f"{pair['name']}:")
         for scenario, entry in pair["scenarios"].items():
-            o, p = _summaries(entry)
-            ratio = _ratio(o, p)
+            o, p = summaries(entry)
+            ratio = throughput_ratio(o, p)
             cpu = _cpu_ratio(o, p)
             lines.append(
                 f"  {scenario:<19} ostiary {_fmt((o or {}).get('throughput')):>10}/s  "
