@@ -149,12 +149,14 @@ def _verdicts(
 def test_throughput_is_met_from_equal_to_the_peer() -> None:
     cells = _verdicts(
         {
-            "userinfo": _entry(run.summarize([_run(96.0, p99=20.0)]),
-                               run.summarize([_run(100.0, p99=20.0)])),
-            "keys": _entry(run.summarize([_run(100.0, p99=20.0)]),
-                           run.summarize([_run(100.0, p99=20.0)])),
+            "userinfo": _entry(
+                run.summarize([_run(96.0, p99=20.0)]), run.summarize([_run(100.0, p99=20.0)])
+            ),
+            "keys": _entry(
+                run.summarize([_run(100.0, p99=20.0)]), run.summarize([_run(100.0, p99=20.0)])
+            ),
         }
-    )  # fmt: skip
+    )
     assert "**NOT MET** (0.96× peer)" == cells["userinfo"][0]
     assert "met (1.00× peer)" == cells["keys"][0]
 
