@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ostiary.cli.output import emit
@@ -151,7 +152,22 @@ async def _create(services: Services, args: argparse.Namespace) -> int:
     emit(view, as_json=args.json)
     if secret is not None and not args.json:
         print("\nThe client secret is shown only this once: store it now.")
+    if not app.redirect_uris:
+        print(missing_redirect_note(app), file=sys.stderr)
     return 0
+
+
+def missing_redirect_note(app: App) -> str:
+    """What an app registered without a redirect URI cannot do yet, and how to fix that."""
+    can = (
+        " It can already get tokens for itself (client_credentials)."
+        if app.type.value == "web"
+        else ""
+    )
+    return (
+        f"note: {app.name} has no redirect URI, so it cannot sign users in yet.{can} Add one "
+        f"with: ostiary apps update {app.client_id} --redirect-uri URI"
+    )
 
 
 async def _list(services: Services, args: argparse.Namespace) -> int:
