@@ -84,6 +84,9 @@ class Settings:
     email_code_ttl: int = 300
     magic_link_same_browser: bool = False
     new_code_invalidates_old: bool = True
+    # Monitoring: /metrics needs this bearer token when set (in production, /metrics is off
+    # without it)
+    metrics_token: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def smtp_configured(self) -> bool:
@@ -187,6 +190,7 @@ def load_settings(
         email_code_ttl=reader.get("EMAIL_CODE_TTL", 300, _int_range(60, 3600)),
         magic_link_same_browser=reader.get("MAGIC_LINK_SAME_BROWSER", False, _parse_bool),
         new_code_invalidates_old=reader.get("NEW_CODE_INVALIDATES_OLD", True, _parse_bool),
+        metrics_token=reader.get("METRICS_TOKEN", None, _parse_metrics_token),
     )
     _check_consistency(settings)
     if create_dirs:
@@ -279,6 +283,17 @@ def _parse_database_url(raw: str) -> str:
 def _parse_secret_key(raw: str) -> str:
     if len(raw) < MIN_SECRET_KEY_LENGTH:
         raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+    return raw
+
+
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+def _parse_metrics_token(raw: str) -> str:
+    if len(raw) < MIN_METRICS_TOKEN_LENGTH or not raw.isascii() or not raw.isprintable():
+        raise ValueError(
+            f"must be at least {MIN_METRICS_TOKEN_LENGTH} printable ASCII characters long"
+        )
     return raw
 
 

@@ -122,6 +122,8 @@ def test_a_secret_key_of_exactly_the_minimum_length_is_accepted(tmp_path: Path) 
         ("OSTIARY_DATABASE_URL", "mysql://root@localhost/ostiary"),
         ("OSTIARY_DATABASE_URL", "sqlite+aiosqlite://"),
         ("OSTIARY_DATABASE_URL", "sqlite:///:memory:"),
+        ("OSTIARY_METRICS_TOKEN", "short"),
+        ("OSTIARY_METRICS_TOKEN", "sixteen chars é!"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(
@@ -171,6 +173,14 @@ def test_secret_key_is_not_shown_in_the_settings_repr(tmp_path: Path) -> None:
     """repr(settings) (e.g. in a log line) never contains the secret key."""
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_SECRET_KEY": GOOD_SECRET})
     assert GOOD_SECRET not in repr(settings)
+
+
+def test_metrics_token_is_not_shown_in_the_settings_repr(tmp_path: Path) -> None:
+    """repr(settings) never contains OSTIARY_METRICS_TOKEN."""
+    token = "scrape-me-with-this-token"
+    settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_METRICS_TOKEN": token})
+    assert token == settings.metrics_token
+    assert token not in repr(settings)
 
 
 @pytest.mark.parametrize(
