@@ -47,6 +47,7 @@ SUBJECTS = {
     "verify_email": "Verify your email address",
     "password_reset": "Reset your password",
     "sign_in": "Your sign-in code",
+    "account_exists": "You already have an account",
 }
 
 

@@ -174,33 +174,34 @@ async def signup_page(request: Request) -> Response:
             request, pending, email=email, name=name, field_errors={err.field: str(err)}
         )
     except Conflict:
-        return _signup_form(
-            request,
-            pending,
-            email=email,
-            name=name,
-            error="An account with this email already exists. Sign in instead.",
-            status=409,
-        )
+        # Saying "this email has an account" would tell anyone which emails are registered:
+        # the owner gets an email instead, and the page is the one a new account sees.
+        await services.email_flows.tell_account_exists(email, ip=client_ip(request))
+        return _check_your_email(request, email)
     await services.events.record(
         AuthEvent.SIGNUP, user_id=user.id, email=user.email, client_id=pending.app.client_id,
         ip=client_ip(request),
     )  # fmt: skip
     await services.email_flows.send_verification(user, txn_id=pending.txn.id, ip=client_ip(request))
     if services.settings.require_email_verification:
-        return render(
-            request,
-            "message.html",
-            {
-                "title": "Check your email",
-                "message": f"We sent a link to {user.email}. Open it to verify your address, "
-                "then sign in.",
-                "action_url": None,
-                "action_label": None,
-            },
-        )
+        return _check_your_email(request, user.email)
     session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
     return await signed_in(request, pending, user, session, amr=("pwd",))
+
+
+def _check_your_email(request: Request, email: str) -> Response:
+    """The answer to a sign-up that waits for the inbox: the same for a new account and for an
+    email that already has one."""
+    return render(
+        request,
+        "message.html",
+        {
+            "title": "Check your email",
+            "message": f"We sent a link to {email}. Open it to verify your address, then sign in.",
+            "action_url": None,
+            "action_label": None,
+        },
+    )
 
 
 def _signup_form(
