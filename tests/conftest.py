@@ -101,7 +101,7 @@ def postgres_url(postgres_admin_dsn: str) -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using this runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}"
+        yield f"sqlite:///{tmp_path / 'ostiary.db'}"
         return
     admin = request.getfixturevalue("postgres_admin_dsn")
     yield from _pg_database(admin)

@@ -126,7 +126,7 @@ def load_settings(
     issuer = reader.get("ISSUER", "http://127.0.0.1:8000", _parse_issuer)
     data_dir = reader.get("DATA_DIR", Path(".ostiary"), lambda v: Path(v).expanduser())
     data_dir = data_dir.resolve()
-    default_db = f"sqlite+aiosqlite:///{data_dir / 'ostiary.db'}"
+    default_db = f"sqlite:///{data_dir / 'ostiary.db'}"
     database_url = reader.get("DATABASE_URL", default_db, _parse_database_url)
 
     if production:
@@ -265,18 +265,21 @@ def _parse_issuer(raw: str) -> str:
 
 
 def _parse_database_url(raw: str) -> str:
+    """``sqlite:///PATH`` (``sqlite+aiosqlite:///PATH``, the form of earlier versions, still
+    works: SQLite runs on the standard library's sqlite3 either way) or PostgreSQL, which is
+    always reached through asyncpg."""
     if raw.startswith("postgresql://") or raw.startswith("postgres://"):
         raw = "postgresql+asyncpg://" + raw.split("://", 1)[1]
-    if raw.startswith("sqlite://") and not raw.startswith("sqlite+aiosqlite://"):
-        raw = "sqlite+aiosqlite://" + raw.split("://", 1)[1]
-    if not (raw.startswith("sqlite+aiosqlite://") or raw.startswith("postgresql+asyncpg://")):
+    if raw.startswith("sqlite+aiosqlite://"):
+        raw = "sqlite://" + raw.split("://", 1)[1]
+    if not (raw.startswith("sqlite://") or raw.startswith("postgresql+asyncpg://")):
         raise ValueError(
-            "must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB, "
+            "must be sqlite:///PATH or postgresql://USER@HOST/DB, "
             f"got scheme {raw.split(':', 1)[0]!r}"
         )
     if raw.startswith("sqlite") and raw.split("://", 1)[1].lstrip("/") in ("", ":memory:"):
         # Each pooled connection would open a database of its own, empty, in memory.
-        raise ValueError("a SQLite URL needs a file path: sqlite+aiosqlite:///PATH")
+        raise ValueError("a SQLite URL needs a file path: sqlite:///PATH")
     return raw
 
 

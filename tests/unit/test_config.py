@@ -40,14 +40,14 @@ def test_defaults_are_a_local_development_setup(
     assert (Environment.DEVELOPMENT, False) == (settings.environment, settings.production)
     assert "http://127.0.0.1:8000" == settings.issuer
     assert data_dir == settings.data_dir
-    assert f"sqlite+aiosqlite:///{data_dir / 'ostiary.db'}" == settings.database_url
+    assert f"sqlite:///{data_dir / 'ostiary.db'}" == settings.database_url
     assert data_dir.is_dir()
 
 
 def test_default_database_follows_the_data_dir(tmp_path: Path) -> None:
     """OSTIARY_DATA_DIR moves the default SQLite database with it."""
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path / "elsewhere")})
-    expected = f"sqlite+aiosqlite:///{(tmp_path / 'elsewhere').resolve() / 'ostiary.db'}"
+    expected = f"sqlite:///{(tmp_path / 'elsewhere').resolve() / 'ostiary.db'}"
     assert expected == settings.database_url
 
 
@@ -189,13 +189,13 @@ def test_metrics_token_is_not_shown_in_the_settings_repr(tmp_path: Path) -> None
         ("postgres://u:p@db:5432/ostiary", "postgresql+asyncpg://u:p@db:5432/ostiary"),
         ("postgresql://u@db/ostiary", "postgresql+asyncpg://u@db/ostiary"),
         ("postgresql+asyncpg://u@db/ostiary", "postgresql+asyncpg://u@db/ostiary"),
-        ("sqlite:////var/lib/ostiary.db", "sqlite+aiosqlite:////var/lib/ostiary.db"),
+        ("sqlite:////var/lib/ostiary.db", "sqlite:////var/lib/ostiary.db"),
+        ("sqlite+aiosqlite:////var/lib/ostiary.db", "sqlite:////var/lib/ostiary.db"),
     ],
 )
-def test_database_urls_are_normalized_to_async_drivers(
-    tmp_path: Path, raw: str, expected: str
-) -> None:
-    """postgres:// and postgresql:// become postgresql+asyncpg://, sqlite:// becomes aiosqlite."""
+def test_database_urls_are_normalized(tmp_path: Path, raw: str, expected: str) -> None:
+    """postgres:// and postgresql:// become postgresql+asyncpg://; the sqlite+aiosqlite:// of
+    earlier versions becomes sqlite:// (aiosqlite is not used)."""
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_DATABASE_URL": raw})
     assert expected == settings.database_url
 

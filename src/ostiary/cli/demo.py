@@ -375,7 +375,7 @@ def demo_environment(port: int) -> dict[str, str]:
         **os.environ,
         "OSTIARY_ENVIRONMENT": "development",
         "OSTIARY_DATA_DIR": str(data_dir),
-        "OSTIARY_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'ostiary.db'}",
+        "OSTIARY_DATABASE_URL": f"sqlite:///{data_dir / 'ostiary.db'}",
         "OSTIARY_ISSUER": f"http://{HOST}:{port}",
     }
 

@@ -279,7 +279,7 @@ def test_a_data_command_names_a_database_that_is_not_the_default(tmp_path: Path)
     data_dir = tmp_path / "elsewhere"
     result = cli(data_dir, "apps", "list", "--json")
     assert 0 == result.returncode, result.stderr
-    expected = f"{DATABASE_LINE}sqlite+aiosqlite:///{data_dir.resolve() / 'ostiary.db'}"
+    expected = f"{DATABASE_LINE}sqlite:///{data_dir.resolve() / 'ostiary.db'}"
     assert [expected] == result.stderr.splitlines()
 
 
