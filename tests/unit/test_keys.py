@@ -3,6 +3,7 @@ retention of retired keys, and JWTs that verify against the published JWKS."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -299,17 +300,14 @@ async def test_only_the_signature_runs_on_a_signing_thread(
     """The thread gets the finished signing input and returns bare signature bytes: the JSON
     and base64 work stays on the event loop, where it does not hold the GIL against it."""
     handed: list[bytes] = []
-    run = ostiary.services.keys.SIGNERS.run
+    to_thread = asyncio.to_thread
 
-    def watched(fn: Callable[[], Any]) -> Any:
-        def job() -> Any:
-            result = fn()
-            handed.append(result)
-            return result
+    async def watched(fn: Callable[..., Any], /, *args: Any) -> Any:
+        result = await to_thread(fn, *args)
+        handed.append(result)
+        return result
 
-        return run(job)
-
-    monkeypatch.setattr(ostiary.services.keys.SIGNERS, "run", watched)
+    monkeypatch.setattr(asyncio, "to_thread", watched)
     token = await services.keys.sign({"sub": "usr_1"}, typ="at+jwt")
     [sig] = handed
     assert isinstance(sig, bytes) and len(sig) == 256  # an RSA-2048 signature, nothing more

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import functools
 import json
-import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +22,6 @@ from ostiary.domain.keys import (
 from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
 from ostiary.services.clock import Clock
-from ostiary.services.offload import OffloadThreads
 from ostiary.services.signing_processes import SigningProcesses
 from ostiary.storage.keys import KeyStore
 
@@ -33,9 +31,8 @@ CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
 # RSA signing is the costliest step of a token response (0.3-0.9 ms per JWT here). A serving
 # worker signs in child processes (services/signing_processes.py says why); elsewhere (the CLI,
-# tests, an app built by hand) on threads, as cryptography releases the GIL while it signs: a
-# thread per core (services/offload.py says how results return).
-SIGNERS = OffloadThreads(os.cpu_count() or 1, "ostiary-sign")
+# tests, an app built by hand, OSTIARY_SIGNING_PROCESSES=0) on the event loop's default thread
+# pool through asyncio.to_thread, as cryptography releases the GIL while it signs.
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -210,7 +207,5 @@ class KeyService:
         if self.processes is not None:
             signature = await self.processes.sign(kid, algorithm, pem, unsigned)
         else:
-            signature = await SIGNERS.run(
-                functools.partial(jose.signature, unsigned, private, algorithm)
-            )
+            signature = await asyncio.to_thread(jose.signature, unsigned, private, algorithm)
         return jose.signed(unsigned, signature)
