@@ -12,6 +12,8 @@ from starlette.applications import Starlette
 
 from ostiary.config import Settings, load_settings
 from ostiary.protocol.digests import Digester, KeyVault
+from ostiary.runtime.signing_processes import SigningProcesses
+from ostiary.runtime.worker import BackgroundWorker, Wakeup
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
@@ -27,10 +29,8 @@ from ostiary.services.logout import LogoutService
 from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService, hashing_threads_for
 from ostiary.services.sessions import SessionService
-from ostiary.services.signing_processes import SigningProcesses
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
-from ostiary.services.worker import BackgroundWorker, Wakeup
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
@@ -185,7 +185,7 @@ def build_services(
             clock,
             settings,
         ),
-        worker=BackgroundWorker(backchannel, email, wakeup),
+        worker=BackgroundWorker([backchannel.run_once, email.deliver_due], wakeup),
         logout=LogoutService(
             app_store,
             user_store,

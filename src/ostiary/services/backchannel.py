@@ -23,7 +23,7 @@ from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.sessions import SessionStore
 
 if TYPE_CHECKING:
-    from ostiary.services.worker import Wakeup
+    from ostiary.runtime.worker import Wakeup
 
 __all__ = ["BackchannelService"]
 

@@ -6,6 +6,7 @@ import dataclasses
 
 from ostiary.config import Settings
 from ostiary.protocol.digests import Digester
+from ostiary.runtime.worker import BackgroundWorker
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
@@ -22,7 +23,6 @@ from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
-from ostiary.services.worker import BackgroundWorker
 from ostiary.storage.db import Database
 
 __all__ = ["Services"]

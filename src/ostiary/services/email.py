@@ -21,7 +21,7 @@ from ostiary.services.clock import Clock
 from ostiary.storage.email import OutboxStore
 
 if TYPE_CHECKING:
-    from ostiary.services.worker import Wakeup
+    from ostiary.runtime.worker import Wakeup
 
 __all__ = ["EmailService"]
 

@@ -21,8 +21,8 @@ from ostiary.domain.keys import (
 )
 from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
+from ostiary.runtime.signing_processes import SigningProcesses
 from ostiary.services.clock import Clock
-from ostiary.services.signing_processes import SigningProcesses
 from ostiary.storage.keys import KeyStore
 
 __all__ = ["KeyInfo", "KeyService"]
@@ -30,7 +30,7 @@ __all__ = ["KeyInfo", "KeyService"]
 CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
 # RSA signing is the costliest step of a token response (0.3-0.9 ms per JWT here). A serving
-# worker signs in child processes (services/signing_processes.py says why); elsewhere (the CLI,
+# worker signs in child processes (runtime/signing_processes.py says why); elsewhere (the CLI,
 # tests, an app built by hand, OSTIARY_SIGNING_PROCESSES=0) on the event loop's default thread
 # pool through asyncio.to_thread, as cryptography releases the GIL while it signs.
 

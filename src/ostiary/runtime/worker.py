@@ -1,14 +1,13 @@
-"""The background worker of each server process: back-channel logout deliveries, the session
-sweeper and outgoing email. Row leases keep several processes from doing the same work."""
+"""The background worker of each server process. ``bootstrap`` gives it its jobs (back-channel
+logout deliveries with the session sweeper, outgoing email); row leases keep several processes
+from doing the same job's work twice."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-
-from ostiary.services.backchannel import BackchannelService
-from ostiary.services.email import EmailService
+from collections.abc import Awaitable, Callable, Sequence
 
 __all__ = ["BackgroundWorker", "Wakeup"]
 
@@ -31,17 +30,19 @@ class Wakeup:
         self._event.clear()
 
 
+Job = Callable[[], Awaitable[object]]
+
+
 class BackgroundWorker:
-    def __init__(
-        self, backchannel: BackchannelService, email: EmailService, wakeup: Wakeup
-    ) -> None:
-        self._backchannel = backchannel
-        self._email = email
+    """Runs each job in turn, then waits for a wake-up or ``IDLE_POLL`` seconds."""
+
+    def __init__(self, jobs: Sequence[Job], wakeup: Wakeup) -> None:
+        self._jobs = tuple(jobs)
         self._wakeup = wakeup
 
     async def run_once(self) -> None:
-        await self._backchannel.run_once()
-        await self._email.deliver_due()
+        for job in self._jobs:
+            await job()
 
     async def run_forever(self) -> None:
         while True:

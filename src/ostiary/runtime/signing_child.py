@@ -1,4 +1,4 @@
-"""A signing child process (``ostiary.services.signing_processes``): reads keys and signing
+"""A signing child process (``ostiary.runtime.signing_processes``): reads keys and signing
 inputs from its standard input, writes signatures to its standard output, and exits at the
 end of its input."""
 
@@ -9,7 +9,7 @@ import sys
 from typing import BinaryIO
 
 from ostiary.protocol import jose
-from ostiary.services.signing_processes import FAILED, HEADER, KEY, OK, SIGN
+from ostiary.runtime.signing_processes import FAILED, HEADER, KEY, OK, SIGN
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
