@@ -20,6 +20,7 @@ from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock, SystemClock
 from ostiary.services.container import Services
+from ostiary.services.domains import DnsLookup, DomainService
 from ostiary.services.email import EmailService
 from ostiary.services.email_flows import EmailFlows
 from ostiary.services.events import AuthLog
@@ -34,6 +35,7 @@ from ostiary.services.users import UserService
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
+from ostiary.storage.domains import DomainStore
 from ostiary.storage.email import ChallengeStore, OutboxStore
 from ostiary.storage.events import EventStore
 from ostiary.storage.keys import KeyStore
@@ -172,6 +174,13 @@ def build_services(
         bearer=bearer,
         backchannel=backchannel,
         organizations=organizations,
+        domains=DomainService(
+            DomainStore(engine),
+            organizations,
+            DnsLookup(settings.dns_nameservers),
+            settings,
+            clock,
+        ),
         roles=roles,
         events=events,
         email=email,

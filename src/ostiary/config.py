@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -87,6 +88,8 @@ class Settings:
     # Monitoring: /metrics needs this bearer token when set (in production, /metrics is off
     # without it)
     metrics_token: str | None = dataclasses.field(default=None, repr=False)
+    # DNS servers for domain verification, (address, port); None: the system's resolver
+    dns_nameservers: tuple[tuple[str, int], ...] | None = None
 
     @property
     def smtp_configured(self) -> bool:
@@ -191,6 +194,7 @@ def load_settings(
         magic_link_same_browser=reader.get("MAGIC_LINK_SAME_BROWSER", False, _parse_bool),
         new_code_invalidates_old=reader.get("NEW_CODE_INVALIDATES_OLD", True, _parse_bool),
         metrics_token=reader.get("METRICS_TOKEN", None, _parse_metrics_token),
+        dns_nameservers=reader.get("DNS_NAMESERVERS", None, _parse_nameservers),
     )
     _check_consistency(settings)
     if create_dirs:
@@ -298,6 +302,28 @@ def _parse_metrics_token(raw: str) -> str:
             f"must be at least {MIN_METRICS_TOKEN_LENGTH} printable ASCII characters long"
         )
     return raw
+
+
+def _parse_nameservers(raw: str) -> tuple[tuple[str, int], ...]:
+    """``10.0.0.2``, ``127.0.0.1:5353``, ``[::1]:53``, comma-separated."""
+    servers: list[tuple[str, int]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP address with an optional port, such as 127.0.0.1:5353"
+            ) from None
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{item!r} has no valid port (1-65535)")
+        servers.append((address, int(port)))
+    return tuple(servers)
 
 
 def _parse_bool(raw: str) -> bool:

@@ -124,6 +124,8 @@ def test_a_secret_key_of_exactly_the_minimum_length_is_accepted(tmp_path: Path) 
         ("OSTIARY_DATABASE_URL", "sqlite:///:memory:"),
         ("OSTIARY_METRICS_TOKEN", "short"),
         ("OSTIARY_METRICS_TOKEN", "sixteen chars é!"),
+        ("OSTIARY_DNS_NAMESERVERS", "dns.example.com"),
+        ("OSTIARY_DNS_NAMESERVERS", "127.0.0.1:99999"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(
@@ -301,3 +303,15 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path)})
     with pytest.raises(AttributeError):
         settings.issuer = "https://other.example.com"  # type: ignore[misc]
+
+
+def test_dns_nameservers_take_addresses_with_optional_ports(tmp_path: Path) -> None:
+    """OSTIARY_DNS_NAMESERVERS: IPv4 and bracketed IPv6, port 53 unless given."""
+    settings = load_settings(
+        {
+            "OSTIARY_DATA_DIR": str(tmp_path),
+            "OSTIARY_DNS_NAMESERVERS": "10.0.0.2, 127.0.0.1:5353,[::1]:53,::2",
+        }
+    )
+    expected = (("10.0.0.2", 53), ("127.0.0.1", 5353), ("::1", 53), ("::2", 53))
+    assert expected == settings.dns_nameservers

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from ostiary import __version__
 from ostiary.bootstrap import SchemaOutdatedError, build_services, migrate_database, prepare
-from ostiary.cli import apps, demo, keys, outbox, serve, sessions, users
+from ostiary.cli import apps, demo, keys, organizations, outbox, serve, sessions, users
 from ostiary.config import ConfigError, Settings, load_settings
 from ostiary.services.container import Services
 from ostiary.services.errors import ServiceError
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=None, migrate=True)
     apps.register(sub)
     users.register(sub)
+    organizations.register(sub)
     keys.register(sub)
     sessions.register(sub)
     outbox.register(sub)

@@ -12,6 +12,7 @@ from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
+from ostiary.services.domains import DomainService
 from ostiary.services.email import EmailService
 from ostiary.services.email_flows import EmailFlows
 from ostiary.services.events import AuthLog
@@ -47,6 +48,7 @@ class Services:
     backchannel: BackchannelService
     logout: LogoutService
     organizations: OrganizationService
+    domains: DomainService
     roles: RoleService
     events: AuthLog
     email: EmailService

@@ -267,6 +267,15 @@ class OrganizationService:
             raise NotFound(f"No organization {org_id!r}.")
         return org
 
+    async def find(self, ref: str) -> Organization:
+        """An organization by id (``org_…``) or slug."""
+        org = await (
+            self._store.get(ref) if ref.startswith("org_") else self._store.get_by_slug(ref)
+        )
+        if org is None:
+            raise NotFound(f"No organization {ref!r} (give its org_… id or its slug).")
+        return org
+
     async def all(self) -> list[Organization]:
         return await self._store.all()
 

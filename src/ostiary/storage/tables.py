@@ -351,6 +351,32 @@ memberships = sa.Table(
     sa.Index("ix_memberships_organization_id", "organization_id"),
 )
 
+organization_domains = sa.Table(
+    "organization_domains",
+    metadata,
+    _id(),
+    sa.Column(
+        "organization_id",
+        sa.String(40),
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("verification_token", sa.String(64), nullable=False),
+    sa.Column("verified_at", UTCDateTime(), nullable=True),
+    sa.Column("verified_by", sa.String(10), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("organization_id", "name", name="uq_organization_domains_org_name"),
+    # A domain is verified for one organization at most; claims may wait in several.
+    sa.Index(
+        "ux_organization_domains_verified_name",
+        "name",
+        unique=True,
+        sqlite_where=sa.text("verified_at IS NOT NULL"),
+        postgresql_where=sa.text("verified_at IS NOT NULL"),
+    ),
+)
+
 auth_events = sa.Table(
     "auth_events",
     metadata,

@@ -21,6 +21,11 @@ from ostiary.config import Settings
 from ostiary.web.app import create_web_app
 
 OPERATIONS = {
+    "GET /organizations/{org_id}/domains",
+    "POST /organizations/{org_id}/domains",
+    "GET /organizations/{org_id}/domains/{domain}",
+    "POST /organizations/{org_id}/domains/{domain}/verify",
+    "DELETE /organizations/{org_id}/domains/{domain}",
     "GET /applications",
     "POST /applications",
     "GET /applications/{app_id}",

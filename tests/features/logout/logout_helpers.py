@@ -36,6 +36,8 @@ from ostiary.domain.users import User
 from ostiary.protocol.jose import verify_jwt
 from ostiary.services.container import Services
 
+DATABASE_LINE = "ostiary: using the database "
+
 __all__ = [
     "EMAIL",
     "PASSWORD",
@@ -444,6 +446,14 @@ async def run_cli(settings: Settings, *args: str) -> CliResult:
     the test's database, in-process to spare an interpreter start per call. The console script
     as a subprocess is exercised against a live server in tests/interop."""
     return await asyncio.to_thread(_main, cli_env(settings), args)
+
+
+DATABASE_LINE = "ostiary: using the database "
+
+
+def error_lines(stderr: str) -> list[str]:
+    """What a CLI command printed on stderr, less the line naming its database."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith(DATABASE_LINE)]
 
 
 async def cli_json(settings: Settings, *args: str) -> Any:

@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
-from ostiary.web.api import applications, keys, organizations, roles, sessions, users
+from ostiary.web.api import applications, domains, keys, organizations, roles, sessions, users
 from ostiary.web.api.auth import SERVICES_KEY
 from ostiary.web.api.errors import error_response, install_handlers
 
@@ -62,6 +62,7 @@ def build_api() -> FastAPI:
         users.router,
         sessions.router,
         organizations.router,
+        domains.router,
         roles.roles_router,
         roles.permissions_router,
         keys.router,
