@@ -294,6 +294,13 @@ def test_every_dashboard_page_renders_in_chromium(
     expect(page.locator("#notice")).to_contain_text("it starts signing in 600 seconds")
     expect(page.locator(".key-status--next")).to_have_count(1)
     shot(page, "keys-rotated")
+    page.fill("#delay", "0")
+    page.click("button:has-text('Rotate signing key')")
+    expect(page.locator("h1")).to_have_text("Supersede the key waiting to sign?")
+    shot(page, "confirm-supersede-key")
+    page.click("button:has-text('Rotate and supersede')")
+    expect(page.locator("#notice")).to_contain_text("it will never sign")
+    expect(page.locator(".key-status--superseded")).to_have_count(1)
 
     page.goto(server.url("/admin/log?type=login_succeeded"))
     expect(page.locator("tbody tr").first).to_contain_text("Sign-in succeeded")

@@ -177,6 +177,23 @@ def test_keys_are_listed_and_rotated(tmp_path: Path) -> None:
     assert 2 == row_counts(data_dir)["signing_keys"]
 
 
+def test_an_emergency_rotation_supersedes_the_key_waiting_to_sign(tmp_path: Path) -> None:
+    """`keys rotate --delay 600` then `keys rotate --delay 0`: the second command names the
+    first key as superseded (in its JSON, and on stderr), and `keys list` shows it so."""
+    data_dir = tmp_path / "data"
+    pending = ok_json(cli(data_dir, "keys", "rotate", "--delay", "600", "--json"))
+    result = cli(data_dir, "keys", "rotate", "--delay", "0", "--json")
+    emergency = ok_json(result)
+    listed = ok_json(cli(data_dir, "keys", "list", "--json"))
+    assert [pending["kid"]] == [key["kid"] for key in emergency["superseded"]]
+    assert f"ostiary: Key {pending['kid']} was waiting to sign" in result.stderr
+    assert {pending["kid"]: "superseded", emergency["kid"]: "active"} == {
+        key["kid"]: key["status"]
+        for key in listed
+        if key["kid"] in (pending["kid"], emergency["kid"])
+    }
+
+
 def test_production_needs_a_migration_then_enforces_its_rules(tmp_path: Path) -> None:
     """Production refuses to run on an unmigrated schema; after `ostiary migrate` it works (a
     native app may use the loopback IP) and refuses http://localhost and wildcard redirect URIs,
