@@ -110,6 +110,7 @@ def build_services(
     backchannel = BackchannelService(
         DeliveryStore(engine),
         session_store,
+        token_store,
         app_store,
         keys,
         events,

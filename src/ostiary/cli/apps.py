@@ -46,6 +46,10 @@ def _settings_flags(parser: argparse.ArgumentParser, *, create: bool) -> None:
     for flag, help_text in (
         ("enforce-pkce", "web apps: require PKCE (always on for spa and native)"),
         ("management-api-access", "web apps: may call the management API"),
+        (
+            "introspect-all-tokens",
+            "web apps (resource servers): may introspect every access token, not only their own",
+        ),
         ("third-party", "ask users for consent before sharing their data"),
     ):
         parser.add_argument(
@@ -104,6 +108,7 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         "refresh_reuse_interval",
         "enforce_pkce",
         "management_api_access",
+        "introspect_all_tokens",
         "third_party",
     )
     fields = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
@@ -125,6 +130,7 @@ def app_view(app: App) -> dict[str, Any]:
         "type": app.type.value,
         "enforce_pkce": app.requires_pkce,
         "management_api_access": app.management_api_access,
+        "introspect_all_tokens": app.introspect_all_tokens,
         "third_party": app.third_party,
         "access_token_ttl": app.access_token_ttl,
         "refresh_reuse_interval": app.refresh_reuse_interval,

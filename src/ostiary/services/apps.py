@@ -36,6 +36,7 @@ UPDATABLE = frozenset(
         "name",
         "enforce_pkce",
         "management_api_access",
+        "introspect_all_tokens",
         "third_party",
         "access_token_ttl",
         "refresh_reuse_interval",
@@ -96,6 +97,7 @@ class AppService:
             type=kind,
             enforce_pkce=True,
             management_api_access=False,
+            introspect_all_tokens=False,
             third_party=False,
             access_token_ttl=None,
             refresh_reuse_interval=0,
@@ -154,6 +156,12 @@ class AppService:
                 raise InvalidInput(
                     "management_api_access",
                     "Only web apps can have management API access (it needs a client secret).",
+                    rule="web_only",
+                )
+            if app.introspect_all_tokens:
+                raise InvalidInput(
+                    "introspect_all_tokens",
+                    "Only web apps can introspect tokens (it needs a client secret).",
                     rule="web_only",
                 )
         self._check_ttl(app.access_token_ttl)

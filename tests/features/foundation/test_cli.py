@@ -135,6 +135,27 @@ def test_each_broken_rule_is_refused_and_writes_nothing(workspace: dict[str, Any
         assert shown_once not in listing.stdout
 
 
+def test_a_web_app_may_be_allowed_to_introspect_every_token(workspace: dict[str, Any]) -> None:
+    """`apps update --introspect-all-tokens` turns it on for a web app, `--no-…` off again;
+    a SPA is refused (introspection needs a client secret)."""
+    data_dir, web, spa = workspace["dir"], workspace["web"], workspace["spa"]
+    on = ok_json(
+        cli(data_dir, "apps", "update", web["client_id"], "--introspect-all-tokens", "--json")
+    )
+    off = ok_json(
+        cli(data_dir, "apps", "update", web["client_id"], "--no-introspect-all-tokens", "--json")
+    )
+    spa_refused = refused(
+        cli(data_dir, "apps", "update", spa["client_id"], "--introspect-all-tokens", "--json")
+    )
+    assert (False, True, False) == (
+        web["introspect_all_tokens"],
+        on["introspect_all_tokens"],
+        off["introspect_all_tokens"],
+    )
+    assert "Only web apps can introspect tokens" in spa_refused
+
+
 def test_users_are_created_with_a_password_from_stdin_and_checked(
     workspace: dict[str, Any],
 ) -> None:

@@ -188,6 +188,34 @@ async def test_unregistered_post_logout_uri_is_an_error_page(
     await _assert_refused(harness, s, await harness.browser.get("/oidc/logout", params=params))
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_60000_character_state_is_an_error_page(harness: Harness, method: str) -> None:
+    """A state longer than authorize allows (2048) is a 400 page naming the limit, never a
+    60,000-character redirect; the session stays."""
+    s = await _web_and_spa(harness)
+    params = {
+        "id_token_hint": s.web_tokens.id_token,
+        "post_logout_redirect_uri": WEB_BYE,
+        "state": "x" * 60_000,
+    }
+    response = await _logout(harness, method, params)
+    assert "state is longer than 2048 characters." in response.text
+    await _assert_refused(harness, s, response)
+
+
+async def test_a_state_of_the_longest_length_authorize_allows_is_kept(harness: Harness) -> None:
+    """A 2048-character state, as authorize allows, still comes back in the redirect."""
+    s = await _web_and_spa(harness)
+    state = "s" * 2048
+    params = {
+        "id_token_hint": s.web_tokens.id_token,
+        "post_logout_redirect_uri": WEB_BYE,
+        "state": state,
+    }
+    response = await harness.browser.get("/oidc/logout", params=params)
+    assert f"{WEB_BYE}?state={state}" == response.headers["location"]
+
+
 async def test_another_apps_post_logout_uri_is_refused(harness: Harness) -> None:
     """The SPA's post-logout URI with the web app's hint: registered, but not for that app."""
     s = await _web_and_spa(harness)

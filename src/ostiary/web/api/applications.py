@@ -24,6 +24,10 @@ AppRef = Annotated[
 ]
 AppType = Literal["web", "spa", "native"]
 URI_NOTE = "Checked when registered: scheme, host and wildcard rules, no query or fragment."
+INTROSPECT_ALL_NOTE = (
+    "Web apps only. A resource server that may introspect every access token; without it, an "
+    "app introspects only tokens issued to it or whose audience includes it."
+)
 
 
 class Application(ResponseBody):
@@ -33,6 +37,7 @@ class Application(ResponseBody):
     type: AppType
     enforce_pkce: bool
     management_api_access: bool
+    introspect_all_tokens: bool
     third_party: bool
     access_token_ttl: int | None
     refresh_reuse_interval: int
@@ -53,6 +58,7 @@ class Application(ResponseBody):
             type=app.type.value,
             enforce_pkce=app.enforce_pkce,
             management_api_access=app.management_api_access,
+            introspect_all_tokens=app.introspect_all_tokens,
             third_party=app.third_party,
             access_token_ttl=app.access_token_ttl,
             refresh_reuse_interval=app.refresh_reuse_interval,
@@ -112,6 +118,7 @@ class ApplicationCreate(RequestBody):
     type: AppType
     enforce_pkce: bool = Field(True, description="Always true for spa and native apps.")
     management_api_access: bool = Field(False, description="Web apps only.")
+    introspect_all_tokens: bool = Field(False, description=INTROSPECT_ALL_NOTE)
     third_party: bool = Field(False, description="Third-party apps ask the user for consent.")
     access_token_ttl: int | None = Field(
         None, ge=30, description="Seconds; shorter than the session idle timeout."
@@ -129,6 +136,7 @@ class ApplicationUpdate(RequestBody):
     name: str = optional(min_length=1, max_length=200)
     enforce_pkce: bool = optional()
     management_api_access: bool = optional()
+    introspect_all_tokens: bool = optional(description=INTROSPECT_ALL_NOTE)
     third_party: bool = optional()
     access_token_ttl: int | None = Field(None, ge=30)
     refresh_reuse_interval: int = optional(ge=0, le=60)
