@@ -77,3 +77,18 @@ async def test_every_form_of_a_browser_shares_one_token(flow: FlowHelper) -> Non
     assert first.csrf_token == second.csrf_token
     authorization = await flow.submit_login(first, EMAIL, PASSWORD)
     assert 303 == authorization.status_code, authorization.text
+
+
+async def test_a_form_outlives_the_end_of_its_session(flow: FlowHelper) -> None:
+    """A re-authentication form opened while signed in still signs in after that session was
+    ended elsewhere (revoked, or expired) mid-form: the token is bound to the browser's session
+    cookie, not to the session being alive, so nothing typed is lost."""
+    app = await flow.web()
+    await flow.user()
+    assert 303 == (await flow.login(app)).response.status_code
+    form = await flow.open_form((await flow.start(app, extra={"prompt": "login"})).response)
+    (session,) = await flow.services.sessions.all()
+    await flow.services.logout.revoke_session(session.id)
+    response = await flow.submit_login(form)
+    assert 303 == response.status_code, response.text
+    assert 2 == len(await flow.services.sessions.all())
