@@ -26,7 +26,6 @@ from ostiary.web.cookies import names_of, set_cookie
 from ostiary.web.security import content_security_policy
 
 __all__ = [
-    "browser_value",
     "csrf_ok",
     "csrf_token",
     "error_page",
@@ -50,7 +49,7 @@ def _cookie_token(request: Request, name: str) -> str | None:
     return value if value is not None and COOKIE_TOKEN.fullmatch(value) else None
 
 
-def browser_value(request: Request) -> str:
+def _browser_value(request: Request) -> str:
     """The browser's random pre-session value; a new one is minted when the browser has none
     (or a malformed one), and ``render`` sets its cookie."""
     value = _cookie_token(request, names_of(request).browser)
@@ -60,6 +59,7 @@ def browser_value(request: Request) -> str:
 
 
 def _token_for(request: Request, binding: str) -> str:
+    # A purpose of its own: the token is never the session's stored digest.
     return services_of(request).digester.digest(CSRF_PURPOSE, binding)
 
 
@@ -67,7 +67,7 @@ def csrf_token(request: Request) -> str:
     """The CSRF token of this browser's forms: bound to its session cookie when it has one,
     else to its pre-session value."""
     session = _cookie_token(request, names_of(request).session)
-    browser = browser_value(request)  # minted even with a session: magic links need it
+    browser = _browser_value(request)  # minted even with a session: magic links need it
     return _token_for(request, f"session:{session}" if session else f"browser:{browser}")
 
 
