@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ostiary.domain.apps import MAX_ACTIVE_SECRETS, App, AppType, ClientSecret
 from ostiary.domain.ids import new_client_id, new_id, new_token
+from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.digests import Digester
 from ostiary.protocol.redirect_uris import RedirectUriError, UriKind, validate_registered_uri
 from ostiary.services.clock import Clock
@@ -362,7 +362,7 @@ class AppService:
         presented = self._digest(secret)
         matched: ActiveSecret | None = None
         for active in secrets:  # every one compared, in constant time
-            if hmac.compare_digest(presented, active.digest):
+            if secrets_equal(presented, active.digest):
                 matched = active
         return app, matched
 

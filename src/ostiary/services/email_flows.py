@@ -16,6 +16,7 @@ from ostiary.domain.email import Challenge, ChallengePurpose
 from ostiary.domain.ids import new_id, new_token
 from ostiary.domain.sessions import SessionStatus
 from ostiary.domain.users import User, normalize_email
+from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.digests import Digester
 from ostiary.services.clock import Clock
 from ostiary.services.email import EmailService
@@ -333,9 +334,11 @@ class EmailFlows:
 
     async def finish_with_link(self, token: str, browser_id: str | None) -> SignInResult:
         challenge = await self._by_link(token, ChallengePurpose.SIGN_IN)
+        presented = self.browser_digest(browser_id)
         if self._settings.magic_link_same_browser and (
             challenge.browser_digest is None
-            or challenge.browser_digest != self.browser_digest(browser_id)
+            or presented is None
+            or not secrets_equal(presented, challenge.browser_digest)
         ):
             raise ChallengeFailed(
                 "other_browser",

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from live_server import CHROMIUM, PRODUCTION_ARGS, SCREENSHOTS, LiveServer
 
+from ostiary.web.cookies import cookie_names
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -353,7 +355,9 @@ def test_production_refuses_a_wildcard_redirect_in_chromium(
         sign_in(page, production_server, ADMIN)
         expect(page).to_have_url(production_server.url("/admin/apps"))
         cookies = {c["name"]: c for c in context.cookies()}
-        assert cookies["ostiary_session"]["secure"] and cookies["ostiary_admin"]["secure"]
+        names = cookie_names(production=True)
+        assert {names.session, names.admin} <= set(cookies)
+        assert cookies[names.session]["secure"] and cookies[names.admin]["secure"]
         expect(page.locator(".env")).to_contain_text("Production")
 
         page.goto(production_server.url("/admin/apps/new"))

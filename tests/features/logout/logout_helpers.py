@@ -35,6 +35,7 @@ from ostiary.domain.sessions import BackchannelDelivery, Session
 from ostiary.domain.users import User
 from ostiary.protocol.jose import verify_jwt
 from ostiary.services.container import Services
+from ostiary.web.cookies import cookie_names
 
 DATABASE_LINE = "ostiary: using the database "
 
@@ -66,7 +67,7 @@ SPA_ORIGIN = "http://localhost:5173"
 SPA_REDIRECT = f"{SPA_ORIGIN}/callback"
 SPA_BYE = f"{SPA_ORIGIN}/bye"
 SCOPE = "openid profile email offline_access"
-SESSION_COOKIE = "ostiary_session"
+SESSION_COOKIE = cookie_names(production=False).session
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
