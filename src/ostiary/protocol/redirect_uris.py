@@ -34,8 +34,9 @@ stable ``rule`` id and a full sentence for the user.  The rules, for development
 `match_redirect_uri` checks a presented ``redirect_uri`` or ``post_logout_redirect_uri`` against
 the registered list.  Matching is exact string equality (scheme, host, port, path and trailing
 slash all count), with two exceptions: a wildcard entry matches exactly one DNS label in place of
-``*``, and for native apps a loopback IP entry (``http://127.0.0.1/cb``, ``http://[::1]/cb``)
-matches the same URL on any port (RFC 8252 §7.3).  Registered entries are re-validated for the
+``*`` (letters, digits and hyphens, 1 to 63 characters, not starting or ending with a hyphen), and
+for native apps a loopback IP entry (``http://127.0.0.1/cb``, ``http://[::1]/cb``) matches the same
+URL on any port (RFC 8252 §7.3).  Registered entries are re-validated for the
 current environment, so an entry registered in development (localhost, wildcard, http) never
 matches in production.  A presented URI with a query, fragment, userinfo, whitespace or over 256
 characters never matches.
@@ -73,7 +74,7 @@ DANGEROUS_SCHEMES = frozenset(
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _PORT_RE = re.compile(r"[1-9][0-9]{0,4}")
 _DNS_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
-_WILDCARD_LABEL_RE = re.compile(r"[A-Za-z0-9\-]{1,63}")
+_WILDCARD_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
 _PATH_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/"
 )

@@ -647,6 +647,8 @@ def test_presented_longer_than_limit_never_matches_a_wildcard() -> None:
         pytest.param("https://tenant-42.acme.com/cb", id="hyphen-digits"),
         pytest.param("https://a.acme.com/cb", id="one-char"),
         pytest.param("https://pr-1234-preview.acme.com/cb", id="preview"),
+        pytest.param("https://xn--bcher-kva.acme.com/cb", id="punycode"),
+        pytest.param("https://" + "a" * 63 + ".acme.com/cb", id="label-63"),
     ],
 )
 @pytest.mark.parametrize("app_type", APP_TYPES)
@@ -671,6 +673,10 @@ def test_wildcard_matches_one_label_in_development(presented: str, app_type: str
         pytest.param("https://user@x.acme.com/cb", id="userinfo"),
         pytest.param("https://x_y.acme.com/cb", id="underscore"),
         pytest.param("https://" + "a" * 64 + ".acme.com/cb", id="label-too-long"),
+        pytest.param("https://-.acme.com/cb", id="hyphen-only"),
+        pytest.param("https://-x.acme.com/cb", id="leading-hyphen"),
+        pytest.param("https://x-.acme.com/cb", id="trailing-hyphen"),
+        pytest.param("https://--.acme.com/cb", id="two-hyphens"),
         pytest.param("https://x.acme.com/cb#x", id="fragment"),
         pytest.param("https://x.acme.com/cb?x", id="query"),
     ],
