@@ -52,7 +52,7 @@ class ApacheApp:
 
 
 @pytest.fixture(scope="module")
-def apache_app(live_server: LiveServer, apache_installed: None) -> Iterator[ApacheApp]:
+def apache_app(apache_installed: None, live_server: LiveServer) -> Iterator[ApacheApp]:
     """One Apache for the module: its app's redirect URI is OIDCRedirectURI, its back-channel
     URI ``<redirect_uri>?logout=backchannel``, its post-logout URI an unprotected page."""
     apache = ApacheRP(port=free_port())
@@ -78,7 +78,7 @@ def apache_app(live_server: LiveServer, apache_installed: None) -> Iterator[Apac
 
 
 @pytest.fixture
-def apache_browser(browser: BrowserSession, apache_app: ApacheApp) -> BrowserSession:
+def apache_browser(apache_app: ApacheApp, browser: BrowserSession) -> BrowserSession:
     """The browser, whose failures also show Apache's error log."""
     server_log = browser.diagnostics
     browser.diagnostics = lambda: apache_app.fail(server_log() if server_log else "")
@@ -191,7 +191,7 @@ def test_protected_page_signs_in_at_ostiary_and_shows_claims(
 
 
 def test_refresh_hook_renews_tokens_at_ostiary(
-    live_server: LiveServer, apache_app: ApacheApp, apache_browser: BrowserSession
+    apache_app: ApacheApp, apache_browser: BrowserSession, live_server: LiveServer
 ) -> None:
     """``<redirect_uri>?refresh=<page>&access_token=<token>`` makes mod_auth_openidc use its
     refresh token at Ostiary and return to the page: new access and refresh tokens, which
@@ -224,7 +224,7 @@ def test_refresh_hook_renews_tokens_at_ostiary(
 
 
 def test_rp_initiated_logout_ends_both_sessions_and_lands_back(
-    live_server: LiveServer, apache_app: ApacheApp, apache_browser: BrowserSession
+    apache_app: ApacheApp, apache_browser: BrowserSession, live_server: LiveServer
 ) -> None:
     """``<redirect_uri>?logout=<signed-out page>``: mod_auth_openidc ends its session and sends
     the browser to Ostiary's end_session_endpoint with its id_token_hint; Ostiary ends the shared
@@ -249,9 +249,9 @@ def test_rp_initiated_logout_ends_both_sessions_and_lands_back(
 
 
 def test_signing_out_of_another_app_logs_out_apache_over_the_back_channel(
-    live_server: LiveServer,
     apache_app: ApacheApp,
     apache_browser: BrowserSession,
+    live_server: LiveServer,
     node_rp: NodeRP,
     app_callback: Callable[..., CallbackCatcher],
 ) -> None:
