@@ -30,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 APACHE = Path("/usr/sbin/apache2")
 MODULES = Path("/usr/lib/apache2/modules")
@@ -105,13 +105,13 @@ class ApacheRP:
     def refresh_url(self, return_to: str, access_token: str) -> str:
         """mod_auth_openidc's refresh hook: refresh now, then redirect to ``return_to``."""
         return (
-            f"{self.redirect_uri}?refresh={quote(return_to, safe='')}&access_token={access_token}"
+            f"{self.redirect_uri}?{urlencode({'refresh': return_to, 'access_token': access_token})}"
         )
 
     def logout_url(self, return_to: str) -> str:
         """mod_auth_openidc's logout hook: end the local session, then RP-initiated logout at the
         provider with ``return_to`` as the post-logout redirect URI."""
-        return f"{self.redirect_uri}?logout={quote(return_to, safe='')}"
+        return f"{self.redirect_uri}?{urlencode({'logout': return_to})}"
 
     def error_log(self) -> str:
         path = self.root / "error.log"
