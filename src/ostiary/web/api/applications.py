@@ -28,6 +28,10 @@ INTROSPECT_ALL_NOTE = (
     "Web apps only. A resource server that may introspect every access token; without it, an "
     "app introspects only tokens issued to it or whose audience includes it."
 )
+BACKCHANNEL_URI_NOTE = (
+    "Web apps only. Checked when registered: scheme and host rules, no wildcard or fragment; "
+    "a query is allowed (e.g. mod_auth_openidc's '<redirect_uri>?logout=backchannel')."
+)
 
 
 class Application(ResponseBody):
@@ -127,7 +131,7 @@ class ApplicationCreate(RequestBody):
     redirect_uris: list[str] = Field(default_factory=list, description=URI_NOTE)
     post_logout_redirect_uris: list[str] = Field(default_factory=list, description=URI_NOTE)
     initiate_login_uri: str | None = Field(None, description=URI_NOTE)
-    backchannel_logout_uri: str | None = Field(None, description=f"Web apps only. {URI_NOTE}")
+    backchannel_logout_uri: str | None = Field(None, description=BACKCHANNEL_URI_NOTE)
 
 
 class ApplicationUpdate(RequestBody):
@@ -143,7 +147,7 @@ class ApplicationUpdate(RequestBody):
     redirect_uris: list[str] = optional(description=URI_NOTE)
     post_logout_redirect_uris: list[str] = optional(description=URI_NOTE)
     initiate_login_uri: str | None = Field(None, description=URI_NOTE)
-    backchannel_logout_uri: str | None = Field(None, description=URI_NOTE)
+    backchannel_logout_uri: str | None = Field(None, description=BACKCHANNEL_URI_NOTE)
 
 
 # -- routes -----------------------------------------------------------------------------------
