@@ -8,6 +8,7 @@ both nodes afterwards."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import time
@@ -27,7 +28,7 @@ from ostiary.web.app import create_web_app
 pytestmark = pytest.mark.postgres
 
 LOAD_S = 3.0  # how long the load runs
-KILL_EVERY_S = 0.05
+KILL_EVERY_S = 0.25
 TERMINATE_ALL = (
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -101,7 +102,7 @@ async def _revocations(api: Api, revocables: list[Revocable], load: Load, until:
         response = await api.delete(f"/applications/{one.app.app.id}/secrets/{one.secret_id}")
         if load.note("revoke", response) == 204:
             load.revoked.append(one)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)
 
 
 async def _terminations(dsn: str, load: Load, until: float) -> None:
@@ -148,10 +149,7 @@ async def test_two_nodes_answer_no_500_and_lose_no_revocation_while_connections_
             for secret in await one.services.apps.list_secrets(r.app.app.id)
         }
 
-    answered = {}
-    for what, status in load.statuses:
-        answered.setdefault(what, set()).add(status)
-    print(f"{load.kills} connections ended; answers: {answered}")
+    print(f"{load.kills} connections ended; answers: {collections.Counter(load.statuses)}")
     assert load.kills > 0
     assert [] == [(w, s) for w, s in load.statuses if s not in (200, 204, 503)]
     assert load.revoked, "no revocation was acknowledged: the load proves nothing"
