@@ -60,10 +60,13 @@ def lost(err: BaseException) -> bool:
     return isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated
 
 
-def unreachable(err: BaseException) -> bool:
+def unreachable(err: BaseException, dbapi_error: type[Exception] | None = None) -> bool:
     """Whether opening or taking a connection failed because of the server or the network
-    (refused, closed, not accepting connections), rather than a bug."""
+    (refused, closed, not accepting connections), rather than a bug. ``dbapi_error``: the
+    driver's DB-API ``Error`` class, raised as it is by the pool's own ``connect``."""
     if isinstance(err, (sa.exc.DBAPIError, sa.exc.DisconnectionError, OSError)):
+        return True
+    if dbapi_error is not None and isinstance(err, dbapi_error):
         return True
     if isinstance(err, sa.exc.InvalidRequestError):  # the pool's checkout retries ran out
         return True

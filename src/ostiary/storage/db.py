@@ -334,7 +334,7 @@ class PostgresEngine(AsyncEngine):
         try:
             return await greenlet_spawn(self.sync_engine.pool.connect)
         except Exception as err:
-            if unreachable(err):
+            if unreachable(err, self.sync_engine.dialect.loaded_dbapi.Error):
                 warn(err, "a checkout", "answering 503")
                 raise DatabaseUnavailable(UNAVAILABLE) from err
             raise
