@@ -22,7 +22,6 @@ from api_helpers import PASSWORD, Api, ManagementApp
 
 from ostiary.bootstrap import build_services, prepare
 from ostiary.config import Settings
-from ostiary.services.container import Services
 from ostiary.web.app import create_web_app
 
 pytestmark = pytest.mark.postgres
@@ -147,7 +146,8 @@ async def test_an_unreachable_database_is_a_503_in_each_endpoints_own_shape(
                     r.status_code,
                     r.headers.get("retry-after"),
                     r.headers["content-type"].split(";")[0],
-                    _error_of(r) if r.headers["content-type"].startswith("application/json")
+                    _error_of(r)
+                    if r.headers["content-type"].startswith("application/json")
                     else "page",
                 )
                 for r in answers
