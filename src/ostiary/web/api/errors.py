@@ -90,8 +90,6 @@ DESCRIPTIONS = {
     413: "The body is larger than the API accepts (256 KiB).",
     409: "The request clashes with what exists: a duplicate, a limit reached, a protected record.",
     422: "A parameter or a field of the body breaks a rule; `details` names the field and rule.",
-    503: "The database cannot be reached right now: nothing was changed that is known of; "
-    "repeat the request after `Retry-After` seconds.",
 }
 CHALLENGE_HEADER = {
     "WWW-Authenticate": {
