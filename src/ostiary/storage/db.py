@@ -194,7 +194,10 @@ class PostgresEngine(AsyncEngine):
         connection goes back first, as the pool may have none free without it (``_driver``)."""
         async with self._turn() as state:
             if state.kept:
-                await greenlet_spawn(state.kept.pop().close)
+                record = state.kept.pop()
+                if record.driver_connection.is_closed():  # ended by the server while kept
+                    await greenlet_spawn(record.invalidate)
+                await greenlet_spawn(record.close)
             yield
 
     @contextlib.asynccontextmanager
