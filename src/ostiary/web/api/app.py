@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from ostiary.web.api import applications, keys, organizations, roles, sessions, users
 from ostiary.web.api.auth import SERVICES_KEY
+from ostiary.web.api.document import install_document
 from ostiary.web.api.errors import error_response, install_handlers
 
 __all__ = ["ManagementApi", "build_api", "mount"]
@@ -67,6 +68,7 @@ def build_api() -> FastAPI:
         keys.router,
     ):
         api.include_router(router)
+    install_document(api)
     return api
 
 
