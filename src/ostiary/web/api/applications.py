@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
@@ -19,6 +19,7 @@ from ostiary.web.api.models import (
     ResponseBody,
     documented_pattern,
     optional,
+    unique_items,
 )
 from ostiary.web.api.pagination import PageRequest, page_of, paging
 
@@ -32,8 +33,6 @@ AppRef = Annotated[
 ]
 AppType = Literal["web", "spa", "native"]
 URI_NOTE = "Checked when registered: scheme, host and wildcard rules, no query or fragment."
-URIS = {"max_length": MAX_REDIRECT_URIS, "json_schema_extra": {"uniqueItems": True}}
-NAME = {"min_length": 1, "max_length": 200}
 TTL_NOTE = (
     "Seconds; shorter than the environment's session idle timeout (at most 86400 without one)."
 )
@@ -121,42 +120,45 @@ class SecretList(ListBody):
 
 
 class ApplicationCreate(RequestBody):
-    name: str = Field(json_schema_extra=documented_pattern(NOT_BLANK_PATTERN), **NAME)
+    name: str = Field(
+        min_length=1, max_length=200, json_schema_extra=documented_pattern(NOT_BLANK_PATTERN)
+    )
     type: AppType
     enforce_pkce: bool = Field(True, description="Always true for spa and native apps.")
     management_api_access: bool = Field(False, description="Web apps only.")
     third_party: bool = Field(False, description="Third-party apps ask the user for consent.")
     access_token_ttl: int | None = Field(None, ge=MIN_ACCESS_TOKEN_TTL, description=TTL_NOTE)
     refresh_reuse_interval: int = Field(0, ge=0, le=60)
-    redirect_uris: list[str] = Field(default_factory=list, description=URI_NOTE, **URIS)
+    redirect_uris: list[str] = Field(
+        default_factory=list,
+        description=URI_NOTE,
+        max_length=MAX_REDIRECT_URIS,
+        json_schema_extra=unique_items,
+    )
     post_logout_redirect_uris: list[str] = Field(
-        default_factory=list, description=URI_NOTE, **URIS
+        default_factory=list,
+        description=URI_NOTE,
+        max_length=MAX_REDIRECT_URIS,
+        json_schema_extra=unique_items,
     )
     initiate_login_uri: str | None = Field(None, description=URI_NOTE)
     backchannel_logout_uri: str | None = Field(None, description=f"Web apps only. {URI_NOTE}")
 
 
-def _unique_patch(schema: dict[str, Any]) -> None:
-    schema["uniqueItems"] = True
-    schema.pop("default", None)
-
-
 class ApplicationUpdate(RequestBody):
     """Only the fields present change; ``null`` clears an optional URL or the TTL override."""
 
-    name: str = Field(
-        None, json_schema_extra=documented_pattern(NOT_BLANK_PATTERN, patch=True), **NAME
-    )
+    name: str = optional(min_length=1, max_length=200, extra=documented_pattern(NOT_BLANK_PATTERN))
     enforce_pkce: bool = optional()
     management_api_access: bool = optional()
     third_party: bool = optional()
     access_token_ttl: int | None = Field(None, ge=MIN_ACCESS_TOKEN_TTL, description=TTL_NOTE)
     refresh_reuse_interval: int = optional(ge=0, le=60)
-    redirect_uris: list[str] = Field(
-        None, description=URI_NOTE, max_length=MAX_REDIRECT_URIS, json_schema_extra=_unique_patch
+    redirect_uris: list[str] = optional(
+        description=URI_NOTE, max_length=MAX_REDIRECT_URIS, extra=unique_items
     )
-    post_logout_redirect_uris: list[str] = Field(
-        None, description=URI_NOTE, max_length=MAX_REDIRECT_URIS, json_schema_extra=_unique_patch
+    post_logout_redirect_uris: list[str] = optional(
+        description=URI_NOTE, max_length=MAX_REDIRECT_URIS, extra=unique_items
     )
     initiate_login_uri: str | None = Field(None, description=URI_NOTE)
     backchannel_logout_uri: str | None = Field(None, description=URI_NOTE)

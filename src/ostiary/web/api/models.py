@@ -19,19 +19,18 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "EMAIL_PATTERN",
     "NOT_BLANK_PATTERN",
-    "documented_pattern",
     "ListBody",
     "RequestBody",
     "ResponseBody",
+    "documented_pattern",
     "optional",
+    "unique_items",
 ]
 
 # The patterns are written for both Python's `re` and ECMAScript; `\s` is Python's whitespace
 # (what str.strip() removes). The services check the same rules on the stripped text.
 NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 EMAIL_PATTERN = r"^\s*[^@\s\u0000]{1,64}@[^@\s\u0000]+\.[^@\s.\u0000]{2,}\s*$"
-
-
 
 
 def _has_nul(value: Any) -> bool:
@@ -44,28 +43,41 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+SchemaExtra = Callable[[dict[str, Any]], None]
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def optional(**constraints: Any) -> Any:
-    """A field of a PATCH body: it may be left out (no change), but not set to null."""
-    return Field(None, json_schema_extra=_no_default, **constraints)
+def optional(*, extra: SchemaExtra | None = None, **constraints: Any) -> Any:
+    """A field of a PATCH body: it may be left out (no change), but not set to null. ``extra``
+    adds to its schema (e.g. :func:`documented_pattern`)."""
+
+    def schema_extra(schema: dict[str, Any]) -> None:
+        _no_default(schema)
+        if extra is not None:
+            extra(schema)
+
+    return Field(None, json_schema_extra=schema_extra, **constraints)
 
 
-def documented_pattern(pattern: str, *, patch: bool = False) -> Callable[[dict[str, Any]], None]:
+def documented_pattern(pattern: str) -> SchemaExtra:
     """``json_schema_extra`` stating a rule that the service checks (with its own rule id and
     message): ``pattern`` goes on the string branch of the field's schema (of ``str | None``
-    too); ``patch`` also drops the default, as :func:`optional` does."""
+    too)."""
 
     def extra(schema: dict[str, Any]) -> None:
         for branch in schema.get("anyOf", [schema]):
             if branch.get("type") == "string":
                 branch["pattern"] = pattern
-        if patch:
-            _no_default(schema)
 
     return extra
+
+
+def unique_items(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of a list the service refuses duplicates in."""
+    schema["uniqueItems"] = True
 
 
 def _takes_int(model: type[BaseModel], name: str) -> bool:

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
+from ostiary.domain.organizations import MAX_METADATA_PAIRS
 from ostiary.domain.organizations import Membership as MembershipRecord
 from ostiary.domain.organizations import Organization as OrganizationRecord
+from ostiary.services.organizations import ROLE_NAME_RE, SLUG_RE
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.domain.organizations import MAX_METADATA_PAIRS
-from ostiary.services.organizations import ROLE_NAME_RE, SLUG_RE
 from ostiary.web.api.models import (
     NOT_BLANK_PATTERN,
     ListBody,
@@ -41,11 +41,6 @@ SLUG_OR_EMPTY_PATTERN = rf"^(?:{SLUG_PATTERN[1:-1]})?$"
 def _metadata_schema(schema: dict[str, Any]) -> None:
     schema.update(maxProperties=MAX_METADATA_PAIRS, propertyNames={"minLength": 1, "maxLength": 40})
     schema["additionalProperties"] = {"type": "string", "maxLength": 500}
-
-
-def _metadata_patch_schema(schema: dict[str, Any]) -> None:
-    _metadata_schema(schema)
-    schema.pop("default", None)
 
 
 def _timeout() -> Any:
@@ -103,13 +98,9 @@ class OrganizationUpdate(RequestBody):
     """Only the fields present change."""
 
     display_name: str = optional(min_length=1, max_length=200)
-    slug: str = Field(
-        None, max_length=63, json_schema_extra=documented_pattern(SLUG_PATTERN, patch=True)
-    )
+    slug: str = optional(max_length=63, extra=documented_pattern(SLUG_PATTERN))
     external_id: str | None = Field(None, max_length=200)
-    metadata: dict[str, str] = Field(
-        None, description=METADATA, json_schema_extra=_metadata_patch_schema
-    )
+    metadata: dict[str, str] = optional(description=METADATA, extra=_metadata_schema)
     session_idle_timeout: int | None = _timeout()
     session_absolute_timeout: int | None = _timeout()
 
@@ -145,11 +136,6 @@ def _role_names(schema: dict[str, Any]) -> None:
     schema["items"]["pattern"] = ROLE_NAME_RE.pattern
 
 
-def _role_names_patch(schema: dict[str, Any]) -> None:
-    _role_names(schema)
-    schema.pop("default", None)
-
-
 class MembershipCreate(RequestBody):
     user_id: str = Field(max_length=200)
     roles: list[str] = Field(
@@ -161,9 +147,7 @@ class MembershipCreate(RequestBody):
 class MembershipUpdate(RequestBody):
     """Only the fields present change."""
 
-    roles: list[str] = Field(
-        None, description=f"{ROLES_NOTE}; replaces the list.", json_schema_extra=_role_names_patch
-    )
+    roles: list[str] = optional(description=f"{ROLES_NOTE}; replaces the list.", extra=_role_names)
     status: Status = optional()
 
 

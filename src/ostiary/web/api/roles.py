@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
+from ostiary.domain.organizations import MAX_PERMISSIONS_PER_ROLE, PERMISSION_RE
 from ostiary.domain.organizations import Permission as PermissionRecord
 from ostiary.domain.organizations import Role as RoleRecord
+from ostiary.services.organizations import ROLE_NAME_RE
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.domain.organizations import MAX_PERMISSIONS_PER_ROLE, PERMISSION_RE
-from ostiary.services.organizations import ROLE_NAME_RE
 from ostiary.web.api.models import (
     NOT_BLANK_PATTERN,
     ListBody,
@@ -42,11 +42,6 @@ DISPLAY_NAME_OR_EMPTY_PATTERN = rf"^(?:{NOT_BLANK_PATTERN[1:-1]})?$"
 
 def _permission_names(schema: dict[str, Any]) -> None:
     schema["items"]["pattern"] = PERMISSION_RE.pattern
-
-
-def _permission_names_patch(schema: dict[str, Any]) -> None:
-    _permission_names(schema)
-    schema.pop("default", None)
 
 
 class Role(ResponseBody):
@@ -109,11 +104,10 @@ class RoleUpdate(RequestBody):
 
     display_name: str = optional(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=1000)
-    permissions: list[str] = Field(
-        None,
+    permissions: list[str] = optional(
         max_length=MAX_PERMISSIONS_PER_ROLE,
         description=f"{PERMISSIONS} Replaces the list.",
-        json_schema_extra=_permission_names_patch,
+        extra=_permission_names,
     )
     extends: str | None = Field(
         None,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import Field
 
 from ostiary.domain.users import User as UserRecord
+from ostiary.services.passwords import MAX_PASSWORD_LENGTH
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.services.passwords import MAX_PASSWORD_LENGTH
 from ostiary.web.api.models import (
     EMAIL_PATTERN,
     ListBody,
@@ -91,9 +91,7 @@ class UserUpdate(RequestBody):
     """Only the fields present change. A changed email is unverified unless
     ``email_verified`` is sent too."""
 
-    email: str = Field(
-        None, max_length=320, json_schema_extra=documented_pattern(EMAIL_PATTERN, patch=True)
-    )
+    email: str = optional(max_length=320, extra=documented_pattern(EMAIL_PATTERN))
     email_verified: bool = optional()
     name: str | None = Field(None, max_length=200)
     given_name: str | None = Field(None, max_length=100)
