@@ -249,6 +249,7 @@ def test_schemathesis_finds_no_failure_with_every_check_on(
                 )
             elif isinstance(event, events.NonFatalError | events.FatalError):
                 errors.append(str(event.info.format() if hasattr(event, "info") else event))
-        assert ([], [], OPERATIONS) == (failures, errors, tested)
+        report = "\n\n".join([f"{len(failures)} failures", *failures, *errors])
+        assert ([], [], OPERATIONS) == (failures, errors, tested), report
     finally:
         asgi.shutdown_lifespans()
