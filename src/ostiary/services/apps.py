@@ -202,7 +202,11 @@ class AppService:
                 rule="ttl_exceeds_idle_timeout",
             )
         if not self._idle_timeout and ttl > 86400:
-            raise InvalidInput("access_token_ttl", "The access-token lifetime must be ≤ 86400 s.")
+            raise InvalidInput(
+                "access_token_ttl",
+                "The access-token lifetime must be ≤ 86400 s.",
+                rule="ttl_exceeds_idle_timeout",
+            )
 
     def _check_uris(self, field: str, uris: Iterable[str], kind: UriKind, app: App) -> None:
         uris = list(uris)
