@@ -1,7 +1,7 @@
 """organization domains
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-08 00:50:00
 
 The email domains of an organization, each with the token of its DNS TXT challenge and, once
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
