@@ -57,7 +57,9 @@ def set_cookie(
     value: str,
     *,
     max_age: int | None = None,
+    secure: bool | None = None,
 ) -> None:
+    """An HttpOnly, SameSite=Lax cookie; Secure in production unless ``secure`` says."""
     response.set_cookie(
         name,
         value,
@@ -65,7 +67,7 @@ def set_cookie(
         path="/",
         httponly=True,
         samesite="lax",
-        secure=services_of(request).settings.production,
+        secure=services_of(request).settings.production if secure is None else secure,
     )
 
 

@@ -11,6 +11,7 @@ from ostiary.domain.sessions import Session, SessionStatus
 from ostiary.domain.users import User
 from ostiary.services.authorize import PendingLogin, TransactionGone
 from ostiary.services.events import AuthEvent
+from ostiary.services.login import DEVICE_COOKIE, DEVICE_LIFETIME
 from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
 from ostiary.web.oauth.authorize import outcome_response
@@ -141,4 +142,19 @@ async def signed_in(
             cookie,
             max_age=services.settings.session_absolute_timeout,
         )
+    remember_device(request, response, user)
     return response
+
+
+def remember_device(request: Request, response: Response, user: User) -> None:
+    """This browser signed in to ``user``'s account: it passes the account-wide sign-in
+    throttle from now on (``ostiary.services.login.KnownDevices``)."""
+    services = services_of(request)
+    set_cookie(
+        request,
+        response,
+        DEVICE_COOKIE,
+        services.login.devices.remember(request.cookies.get(DEVICE_COOKIE), user.id),
+        max_age=int(DEVICE_LIFETIME.total_seconds()),
+        secure=services.settings.issuer.startswith("https://"),
+    )

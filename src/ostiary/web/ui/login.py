@@ -15,7 +15,7 @@ from ostiary.services.authorize import PendingLogin, TransactionGone
 from ostiary.services.email_flows import EmailRateLimited
 from ostiary.services.errors import Conflict, InvalidInput
 from ostiary.services.events import AuthEvent
-from ostiary.services.login import LoginFailed, Throttled
+from ostiary.services.login import DEVICE_COOKIE, LoginFailed, Throttled
 from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
 from ostiary.web.oauth.authorize import outcome_response
@@ -64,7 +64,9 @@ async def login_page(request: Request) -> Response:
     ip = client_ip(request)
     client_id = pending.app.client_id
     try:
-        user = await services.login.sign_in(email, password, ip)
+        user = await services.login.sign_in(
+            email, password, ip, device=request.cookies.get(DEVICE_COOKIE)
+        )
     except Throttled as err:
         await services.events.record(
             AuthEvent.LOGIN_THROTTLED, email=email, client_id=client_id, ip=ip
