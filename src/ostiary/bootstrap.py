@@ -28,7 +28,7 @@ from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService, hashing_threads_for
 from ostiary.services.sessions import SessionService
 from ostiary.services.signing_processes import SigningProcesses
-from ostiary.services.throttle import Throttle
+from ostiary.services.throttle import ClientAuthThrottle, Throttle
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 from ostiary.services.worker import BackgroundWorker, Wakeup
@@ -144,6 +144,7 @@ def build_services(
         events,
         digester,
         clock,
+        ClientAuthThrottle(throttle, digester),
         issuer=settings.issuer,
         access_token_ttl=settings.access_token_ttl,
         id_token_ttl=settings.id_token_ttl,

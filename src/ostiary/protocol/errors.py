@@ -22,6 +22,7 @@ __all__ = [
     "OAuthError",
     "RequestNotSupported",
     "ServerError",
+    "TemporarilyUnavailable",
     "UnauthorizedClient",
     "UnknownClient",
     "UnsupportedGrantType",
@@ -83,6 +84,17 @@ class AccessDenied(OAuthError):
 class ServerError(OAuthError):
     error = "server_error"
     status_code = 500
+
+
+class TemporarilyUnavailable(OAuthError):
+    """Too many failed attempts: try again after ``retry_after`` seconds (429, Retry-After)."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
 
 
 class LoginRequired(OAuthError):

@@ -16,10 +16,22 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ostiary.protocol.digests import Digester
+from ostiary.protocol.errors import TemporarilyUnavailable
 from ostiary.services.clock import Clock
 from ostiary.storage.misc import Reservation, ThrottleStore
 
-__all__ = ["FORGET_AFTER_SECONDS", "MAX_DELAY_SECONDS", "Attempt", "Limit", "Throttle", "wait_text"]
+__all__ = [
+    "CLIENT_AUTH_IP",
+    "CLIENT_IP",
+    "FORGET_AFTER_SECONDS",
+    "MAX_DELAY_SECONDS",
+    "Attempt",
+    "ClientAuthThrottle",
+    "Limit",
+    "Throttle",
+    "wait_text",
+]
 
 MAX_DELAY_SECONDS = 15 * 60
 FORGET_AFTER_SECONDS = 60 * 60
@@ -102,3 +114,50 @@ class Throttle:
         if until is None:  # the block ended between the two statements of ``reserve``
             return 1
         return max(1, math.ceil((until - now).total_seconds()))
+
+
+CLIENT_IP = Limit("client-ip", 10)  # one client_id from one address
+CLIENT_AUTH_IP = Limit("client-auth-ip", 30)  # every client_id from one address
+
+
+class ClientAuthThrottle:
+    """Failed client authentication (a wrong or missing client secret, an unknown client_id) at
+    the token, revocation and introspection endpoints, per (client_id, address) and per
+    address. While a key is blocked every attempt is refused, the right secret too (else the
+    block would not stop guessing), with ``temporarily_unavailable`` and Retry-After; the
+    delays grow to 15 minutes at most, and a block from one address never touches another.
+
+    Client secrets are 256-bit random values compared as HMAC digests, so the check costs
+    microseconds and guessing is hopeless anyway: this limit stops the noise, and it reads
+    the block before the check and reserves only failures (a read per authentication, not a
+    write), so a burst can see a few more secrets compared than the allowance."""
+
+    def __init__(self, throttle: Throttle, digester: Digester) -> None:
+        self._throttle = throttle
+        self._digester = digester
+
+    def _keys(self, client_id: str, ip: str | None) -> list[tuple[Limit, str]]:
+        client = self._digester.digest("throttle", f"client:{client_id}")[:40]
+        if not ip:
+            return [(CLIENT_IP, CLIENT_IP.key(client))]
+        return [(CLIENT_AUTH_IP, CLIENT_AUTH_IP.key(ip)), (CLIENT_IP, CLIENT_IP.key(client, ip))]
+
+    async def refuse_if_blocked(self, client_id: str, ip: str | None) -> None:
+        keys = [key for _, key in self._keys(client_id, ip)]
+        wait = await self._throttle.wait_seconds(keys)
+        if wait is not None:
+            raise _too_many(wait)
+
+    async def failed(self, client_id: str, ip: str | None) -> None:
+        """Count a failure; raises if a key was already blocked (the caller raises its own
+        error otherwise)."""
+        reserved = await self._throttle.reserve(self._keys(client_id, ip))
+        if isinstance(reserved, int):
+            raise _too_many(reserved)
+
+
+def _too_many(seconds: int) -> TemporarilyUnavailable:
+    return TemporarilyUnavailable(
+        f"Too many failed client authentications. {wait_text(seconds)}, then try again.",
+        retry_after=seconds,
+    )
