@@ -291,7 +291,11 @@ class EmailFlows:
         self._check_usable(challenge)
         if challenge.attempts >= MAX_CODE_ATTEMPTS:
             raise ChallengeFailed("locked", "Too many wrong codes. Ask for a new code.")
+        # The attempt is counted before the code is compared, and a count past the limit is
+        # not compared at all: concurrent guesses each get their own count.
         attempts = await self._challenges.count_attempt(challenge.id)
+        if attempts > MAX_CODE_ATTEMPTS:
+            raise ChallengeFailed("locked", "Too many wrong codes. Ask for a new code.")
         presented = code.strip().replace(" ", "")
         if not self._digester.matches(f"email_code:{challenge.id}", presented, code_digest):
             if attempts >= MAX_CODE_ATTEMPTS:
