@@ -21,6 +21,7 @@ from ostiary.services.clock import Clock
 from ostiary.services.email import EmailService
 from ostiary.services.errors import InvalidInput, ServiceError
 from ostiary.services.sessions import SessionService
+from ostiary.services.throttle import wait_text
 from ostiary.services.users import EMAIL_RE, UserService
 from ostiary.storage.email import ChallengeStore
 from ostiary.storage.users import UserStore
@@ -38,7 +39,7 @@ class EmailRateLimited(ServiceError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Too many emails were requested. Wait {retry_after} seconds, then try again."
+            f"Too many emails were requested. {wait_text(retry_after)}, then try again."
         )
         self.retry_after = retry_after
 

@@ -202,6 +202,21 @@ async def test_code_requests_work_again_after_the_window(
     assert "code" in driver.back_at_app(attempt, response).params
 
 
+async def test_one_second_left_is_said_in_the_singular(
+    driver: EmailDriver, clock: AdvancingClock
+) -> None:
+    """A limit with one second left says "Wait 1 second", not "1 seconds"."""
+    app = await driver.web()
+    await driver.user()
+    _, form = await driver.login_form(app)
+    for _ in range(5):
+        await driver.ask_for_email(form, EMAIL)
+    clock.advance(int((await driver.ask_for_email(form, EMAIL)).headers["retry-after"]) - 1)
+    limited = await driver.ask_for_email(form, EMAIL)
+    assert (429, "1") == (limited.status_code, limited.headers["retry-after"])
+    assert "Wait 1 second, then try again." in limited.text
+
+
 async def test_waiting_exactly_retry_after_is_enough(
     driver: EmailDriver, clock: AdvancingClock
 ) -> None:

@@ -173,3 +173,15 @@ def _set_cookie(response: httpx.Response, name: str) -> list[str]:
         if header.startswith(f"{name}="):
             return [part.strip().lower() for part in header.split(";")[1:]]
     raise AssertionError(f"no {name} cookie set")
+
+
+async def test_a_one_second_wait_is_said_in_the_singular(
+    flow: FlowHelper, clock: AdvancingClock
+) -> None:
+    """With one second left the page says "Wait 1 second", not "1 seconds"."""
+    _, form = await _login_form(flow)
+    await _fail(flow, form, 5)  # the 5th sets a 2-second wait
+    clock.advance(1)
+    blocked = await flow.submit_login(form, EMAIL, WRONG)
+    assert (429, 1) == (blocked.status_code, _retry_after(blocked))
+    assert "Wait 1 second, then try again." in blocked.text
