@@ -61,3 +61,13 @@ async def test_counts_are_forgotten_after_a_quiet_hour(backend: Services) -> Non
         await _reserve(store)
     fresh = await _reserve(store, NOW + timedelta(hours=1, seconds=1))
     assert (True, None) == (fresh.granted, fresh.blocked_until)
+
+
+async def test_blocked_until_reads_the_latest_block_still_running(backend: Services) -> None:
+    """The read before client authentication: the block of either key, None once it ended."""
+    store = ThrottleStore(backend.engine)
+    for _ in range(5):
+        await _reserve(store)
+    during = await store.blocked_until(("other", "k"), NOW + timedelta(seconds=1))
+    after = await store.blocked_until(("k", "k"), BLOCKS[0])
+    assert (BLOCKS[0], None) == (during, after)

@@ -103,10 +103,11 @@ class Throttle:
             else:
                 await self._store.refund(reservation, allowance=limit.allowance)
 
-    async def wait_seconds(self, keys: Sequence[str]) -> int | None:
-        """Seconds until the latest block among ``keys`` ends; None when none is blocked."""
+    async def wait_seconds(self, keys: tuple[str, str]) -> int | None:
+        """Seconds until the latest block of the two ``keys`` ends; None when neither is
+        blocked."""
         now = self._clock.now()
-        until = await self._store.blocked_until(list(keys), now)
+        until = await self._store.blocked_until(keys, now)
         return None if until is None else self._seconds_until(until, now)
 
     @staticmethod
@@ -144,7 +145,7 @@ class ClientAuthThrottle:
 
     async def refuse_if_blocked(self, client_id: str, ip: str | None) -> None:
         keys = [key for _, key in self._keys(client_id, ip)]
-        wait = await self._throttle.wait_seconds(keys)
+        wait = await self._throttle.wait_seconds((keys[0], keys[-1]))
         if wait is not None:
             raise _too_many(wait)
 

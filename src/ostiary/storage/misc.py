@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ostiary.storage.db import Database
+from ostiary.storage.prepared import Prepared
 from ostiary.storage.tables import UTCDateTime, consents, login_throttle
 
 __all__ = ["ConsentStore", "Reservation", "ThrottleStore"]
@@ -51,6 +52,13 @@ class ConsentStore:
                     user_id=user_id, app_id=app_id, scope=list(scope), created_at=now
                 )
             )
+
+
+_BLOCKED = Prepared(
+    sa.select(login_throttle.c.blocked_until)
+    .where(login_throttle.c.key.in_([sa.bindparam("first"), sa.bindparam("second")]))
+    .where(login_throttle.c.blocked_until > sa.bindparam("now", type_=UTCDateTime()))
+)
 
 
 class ThrottleStore:
@@ -119,15 +127,11 @@ class ThrottleStore:
                 )
             )
 
-    async def blocked_until(self, keys: list[str], now: datetime) -> datetime | None:
-        """The latest block among ``keys`` that has not ended at ``now``."""
-        async with self._engine.connect() as conn:
-            values = await conn.scalars(
-                sa.select(login_throttle.c.blocked_until)
-                .where(login_throttle.c.key.in_(keys))
-                .where(login_throttle.c.blocked_until > now)
-            )
-            return max(values, default=None)
+    async def blocked_until(self, keys: tuple[str, str], now: datetime) -> datetime | None:
+        """The latest block among the two ``keys`` that has not ended at ``now`` (a prepared
+        read: client authentication makes it on every token request)."""
+        rows = await self._engine.fetch(_BLOCKED, {"first": keys[0], "second": keys[1], "now": now})
+        return max((row.blocked_until for row in rows), default=None)
 
     async def reset(self, key: str) -> None:
         async with self._engine.begin() as conn:
