@@ -67,7 +67,8 @@ class ThrottleStore:
     ``reserve`` counts an attempt *before* the secret is checked, in one statement (an upsert
     whose update happens only while the key is not blocked): concurrent attempts, on any node,
     each get a different count, and once a key is blocked none of them gets through. The block
-    is set by the same statement, from the times the caller gives for each count."""
+    is set by the same statement, from the times the caller gives for each count. (The
+    columns ``failures`` and ``last_failure_at`` count attempts: a right one is given back.)"""
 
     def __init__(self, engine: Database) -> None:
         self._engine = engine
