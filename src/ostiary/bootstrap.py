@@ -30,6 +30,7 @@ from ostiary.services.logout import LogoutService
 from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService, hashing_threads_for
 from ostiary.services.sessions import SessionService
+from ostiary.services.throttle import ClientAuthThrottle, Throttle
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
 from ostiary.storage.apps import AppStore
@@ -73,16 +74,21 @@ def signing_processes(settings: Settings, *, serving: bool) -> SigningProcesses 
 
 
 def build_services(
-    settings: Settings, *, clock: Clock | None = None, serving: bool = False
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    serving: bool = False,
+    passwords: PasswordService | None = None,
 ) -> Services:
     """``serving``: for a worker of ``ostiary serve`` (it then signs in child processes
-    unless configured otherwise)."""
+    unless configured otherwise). ``passwords``: another password service (a test's, that
+    counts the argon2 runs)."""
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     digester = Digester(settings.secret_key)
     app_store, user_store = AppStore(engine), UserStore(engine)
     session_store, token_store = SessionStore(engine), TokenStore(engine)
-    passwords = PasswordService(
+    passwords = passwords or PasswordService(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
@@ -130,6 +136,7 @@ def build_services(
     bearer = BearerVerifier(keys, token_store, clock, issuer=settings.issuer)
     roles = RoleService(RoleStore(engine), clock)
     organizations = OrganizationService(OrganizationStore(engine), user_store, roles, clock)
+    throttle = Throttle(ThrottleStore(engine), clock)
     tokens = TokenService(
         apps,
         token_store,
@@ -140,6 +147,7 @@ def build_services(
         events,
         digester,
         clock,
+        ClientAuthThrottle(throttle, digester),
         issuer=settings.issuer,
         access_token_ttl=settings.access_token_ttl,
         id_token_ttl=settings.id_token_ttl,
@@ -156,7 +164,7 @@ def build_services(
         keys=keys,
         passwords=passwords,
         sessions=sessions,
-        login=LoginService(user_store, passwords, ThrottleStore(engine), digester, clock),
+        login=LoginService(user_store, passwords, throttle, digester, clock),
         authorize=AuthorizeService(
             app_store,
             sessions,

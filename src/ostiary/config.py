@@ -66,6 +66,8 @@ class Settings:
     log_format: str = "text"
     db_pool_size: int = 10
     workers: int | None = None  # serve's default worker count (None: the number of CPUs)
+    # Reverse proxies whose X-Forwarded-For names the client (none: the header is ignored)
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Child processes per serving worker that sign JWTs (0: threads in the worker; None: its
     # share of the CPUs when serving, threads otherwise)
     signing_processes: int | None = None
@@ -178,6 +180,7 @@ def load_settings(
         ),
         db_pool_size=reader.get("DB_POOL_SIZE", 10, _int_range(1, 200)),
         workers=reader.get("WORKERS", None, _int_range(1, 512)),
+        trusted_proxies=reader.get("TRUSTED_PROXIES", (), _parse_networks),
         signing_processes=reader.get("SIGNING_PROCESSES", None, _int_range(0, 64)),
         smtp_host=reader.get("SMTP_HOST", None, str),
         smtp_port=reader.get("SMTP_PORT", 587, _int_range(1, 65535)),
@@ -355,6 +358,19 @@ def _parse_login_methods(raw: str) -> tuple[str, ...]:
     if not methods:
         raise ValueError("name at least one sign-in method")
     return tuple(methods)
+
+
+def _parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks: ``127.0.0.1``, ``10.0.0.0/8, fd00::/8``."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP address or network; use e.g. 127.0.0.1, 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
 
 
 def _parse_from(raw: str) -> str:

@@ -126,6 +126,7 @@ def test_a_secret_key_of_exactly_the_minimum_length_is_accepted(tmp_path: Path) 
         ("OSTIARY_METRICS_TOKEN", "sixteen chars é!"),
         ("OSTIARY_DNS_NAMESERVERS", "dns.example.com"),
         ("OSTIARY_DNS_NAMESERVERS", "127.0.0.1:99999"),
+        ("OSTIARY_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(
@@ -135,6 +136,19 @@ def test_a_bad_value_names_its_variable_in_one_line(
     message = config_error({"OSTIARY_DATA_DIR": str(tmp_path), variable: value})
     assert variable == message.split(":", 1)[0]
     assert 1 == len(message.splitlines())
+
+
+def test_trusted_proxies_default_to_none_and_take_addresses_and_networks(tmp_path: Path) -> None:
+    """No proxy is trusted by default; the setting takes addresses and networks, v4 and v6."""
+    default = load_settings({"OSTIARY_DATA_DIR": str(tmp_path)})
+    settings = load_settings(
+        {
+            "OSTIARY_DATA_DIR": str(tmp_path),
+            "OSTIARY_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,fd00::/8",
+        }
+    )
+    assert () == default.trusted_proxies
+    assert ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"] == [str(n) for n in settings.trusted_proxies]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("yes", True), ("OFF", False), ("1", True)])

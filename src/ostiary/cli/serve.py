@@ -184,7 +184,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         workers=workers,
         access_log=False,  # our own request log leaves query strings (hints, codes) out
         log_level="warning",
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app, from OSTIARY_TRUSTED_PROXIES only
+        # (ostiary.web.proxies): uvicorn's own handling trusts 127.0.0.1 by default.
+        proxy_headers=False,
         server_header=False,
         # asyncio's own loop, not uvloop: under load uvloop served some requests long after
         # others (measured at 64 connections on /userinfo: p50 28-37 ms, p99 620-880 ms with

@@ -23,6 +23,7 @@ __all__ = [
     "RequestNotSupported",
     "ServerError",
     "TemporarilyUnavailable",
+    "TooManyAttempts",
     "UnauthorizedClient",
     "UnknownClient",
     "UnsupportedGrantType",
@@ -92,6 +93,18 @@ class TemporarilyUnavailable(OAuthError):
 
     error = "temporarily_unavailable"
     status_code = 503
+
+
+class TooManyAttempts(OAuthError):
+    """Too many failed attempts: try again after ``retry_after`` seconds (429, Retry-After).
+    RFC 6749 has no code of its own for it; ``temporarily_unavailable`` says "later"."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
 
 
 class LoginRequired(OAuthError):

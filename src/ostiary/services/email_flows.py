@@ -22,6 +22,7 @@ from ostiary.services.clock import Clock
 from ostiary.services.email import EmailService
 from ostiary.services.errors import InvalidInput, ServiceError
 from ostiary.services.sessions import SessionService
+from ostiary.services.throttle import wait_text
 from ostiary.services.users import EMAIL_RE, UserService
 from ostiary.storage.email import ChallengeStore
 from ostiary.storage.users import UserStore
@@ -39,7 +40,7 @@ class EmailRateLimited(ServiceError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Too many emails were requested. Wait {retry_after} seconds, then try again."
+            f"Too many emails were requested. {wait_text(retry_after)}, then try again."
         )
         self.retry_after = retry_after
 
@@ -321,7 +322,11 @@ class EmailFlows:
         self._check_usable(challenge)
         if challenge.attempts >= MAX_CODE_ATTEMPTS:
             raise ChallengeFailed("locked", "Too many wrong codes. Ask for a new code.")
+        # The attempt is counted before the code is compared, and a count past the limit is
+        # not compared at all: concurrent guesses each get their own count.
         attempts = await self._challenges.count_attempt(challenge.id)
+        if attempts > MAX_CODE_ATTEMPTS:
+            raise ChallengeFailed("locked", "Too many wrong codes. Ask for a new code.")
         presented = code.strip().replace(" ", "")
         if not self._digester.matches(f"email_code:{challenge.id}", presented, code_digest):
             if attempts >= MAX_CODE_ATTEMPTS:

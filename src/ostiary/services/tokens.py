@@ -39,6 +39,7 @@ from ostiary.services.events import AuthEvent, AuthLog
 from ostiary.services.keys import KeyService
 from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
+from ostiary.services.throttle import ClientAuthThrottle
 from ostiary.storage.tokens import TokenStore
 
 __all__ = ["ClientCredentials", "TokenIntrospection", "TokenService"]
@@ -55,6 +56,7 @@ class ClientCredentials:
     client_id: str | None
     client_secret: str | None
     method: str  # "basic" | "post" | "none"
+    ip: str | None = None  # the caller's address, for the throttle
 
 
 class TokenService:
@@ -69,6 +71,7 @@ class TokenService:
         events: AuthLog,
         digester: Digester,
         clock: Clock,
+        client_throttle: ClientAuthThrottle,
         *,
         issuer: str,
         access_token_ttl: int,
@@ -88,20 +91,24 @@ class TokenService:
         self._access_ttl = access_token_ttl
         self._id_ttl = id_token_ttl
         self._cc_ttl = client_credentials_ttl
+        self._client_throttle = client_throttle
 
     # -- client authentication -------------------------------------------------------------
 
     async def authenticate_client(self, creds: ClientCredentials) -> App:
-        """Web apps prove themselves with a secret; spa and native apps send client_id only."""
+        """Web apps prove themselves with a secret; spa and native apps send client_id only.
+        Failures are throttled (``ClientAuthThrottle``)."""
         if not creds.client_id:
             raise InvalidClient("Client authentication failed: no client_id.")
         app, secret_ok = await self._apps.identify_client(creds.client_id, creds.client_secret)
         if app is None:
+            await self._client_throttle.failed(creds.client_id, creds.ip)
             raise InvalidClient("Client authentication failed: unknown client.")
         if app.type is AppType.WEB:
             if not creds.client_secret:
                 raise InvalidClient("Client authentication failed: this app needs its secret.")
             if not secret_ok:
+                await self._client_throttle.failed(creds.client_id, creds.ip)
                 raise InvalidClient("Client authentication failed: wrong client secret.")
             return app
         if creds.client_secret:

@@ -21,6 +21,7 @@ from ostiary.web.oauth.logout import logout
 from ostiary.web.oauth.metadata import discovery, jwks
 from ostiary.web.oauth.token import introspect, revoke, token
 from ostiary.web.oauth.userinfo import userinfo
+from ostiary.web.proxies import TrustedProxies
 from ostiary.web.ui.account import sessions_page
 from ostiary.web.ui.email import (
     email_code_page,
@@ -80,7 +81,12 @@ def create_web_app(services: Services) -> Starlette:
     app = Starlette(
         routes=[*protocol, *other_routes()],
         middleware=[
-            Middleware(EdgeMiddleware, hsts=services.settings.production, apps=services.apps),
+            Middleware(
+                EdgeMiddleware,
+                hsts=services.settings.production,
+                apps=services.apps,
+                proxies=TrustedProxies(services.settings.trusted_proxies),
+            ),
             Middleware(FixedPathRoutes, routes=protocol),
         ],
     )

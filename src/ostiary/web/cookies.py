@@ -44,6 +44,7 @@ class CookieNames:
     admin_flow: str  # the dashboard's sign-in in progress: state, nonce, PKCE verifier (signed)
     admin_notice: str  # a one-time notice after a dashboard redirect (signed)
     admin_reveal: str  # a new client secret on its way to the page that shows it (encrypted)
+    device: str  # accounts this browser signed in to (signed tags: ``services.login``)
 
 
 @functools.cache
@@ -57,6 +58,7 @@ def cookie_names(production: bool) -> CookieNames:
         admin_flow=f"{prefix}ostiary_admin_flow",
         admin_notice=f"{prefix}ostiary_admin_notice",
         admin_reveal=f"{prefix}ostiary_admin_reveal",
+        device=f"{prefix}ostiary_device",
     )
 
 
@@ -83,17 +85,18 @@ def set_cookie(
     path: str = "/",
     samesite: SameSite = "lax",
 ) -> None:
-    """An HttpOnly cookie, never with a Domain. In production it is Secure and its path is
-    ``/`` whatever ``path`` says (a ``__Host-`` cookie must have ``Path=/``)."""
-    production = services_of(request).settings.production
+    """An HttpOnly cookie, never with a Domain. In production its path is ``/`` whatever
+    ``path`` says (a ``__Host-`` cookie must have ``Path=/``); it is Secure in production and
+    whenever the issuer is https."""
+    settings = services_of(request).settings
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        path="/" if production else path,
+        path="/" if settings.production else path,
         httponly=True,
         samesite=samesite,
-        secure=production,
+        secure=_secure(settings.production, settings.issuer),
     )
 
 
@@ -106,11 +109,15 @@ def delete_cookie(
     samesite: SameSite = "lax",
 ) -> None:
     """Delete a cookie set by ``set_cookie`` with the same ``path``."""
-    production = services_of(request).settings.production
+    settings = services_of(request).settings
     response.delete_cookie(
         name,
-        path="/" if production else path,
+        path="/" if settings.production else path,
         httponly=True,
         samesite=samesite,
-        secure=production,
+        secure=_secure(settings.production, settings.issuer),
     )
+
+
+def _secure(production: bool, issuer: str) -> bool:
+    return production or issuer.startswith("https://")

@@ -1,6 +1,7 @@
-"""What every HTTP response gets, in one pure-ASGI layer: a request id, the access log line and
-metrics, the security headers, CORS on the endpoints a browser app calls directly, and the 503
-of a request whose database is out of reach (``ostiary.web.unavailable``).
+"""What every HTTP response gets, in one pure-ASGI layer: the client's address behind trusted
+proxies (``ostiary.web.proxies``), a request id, the access log line and metrics, the security
+headers, CORS on the endpoints a browser app calls directly, and the 503 of a request whose
+database is out of reach (``ostiary.web.unavailable``).
 
 One layer rather than one middleware each: every layer is a coroutine call per request and a
 wrapper around ``send`` per message, and each read the request headers on its own. Measured
@@ -17,6 +18,7 @@ from ostiary.services.apps import AppService
 from ostiary.storage.db import DatabaseUnavailable
 from ostiary.web.cors import CORS_PATHS, CorsPolicy
 from ostiary.web.logs import record_request, request_id
+from ostiary.web.proxies import TrustedProxies
 from ostiary.web.security import security_headers
 from ostiary.web.unavailable import unavailable
 
@@ -24,8 +26,11 @@ __all__ = ["EdgeMiddleware"]
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool, apps: AppService) -> None:
+    def __init__(
+        self, app: ASGIApp, *, hsts: bool, apps: AppService, proxies: TrustedProxies
+    ) -> None:
         self.app = app
+        self.proxies = proxies
         self.cors = CorsPolicy(apps)
         self.security = security_headers(hsts=hsts)
         self.security_names = frozenset(name for name, _ in self.security)
@@ -35,11 +40,18 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = origin = None
+        forwarded: list[bytes] = []
         for name, value in scope["headers"]:
             if name == b"x-request-id" and incoming is None:
                 incoming = value
             elif name == b"origin" and origin is None:
                 origin = value
+            elif name == b"x-forwarded-for":
+                forwarded.append(value)
+        if forwarded and self.proxies and scope.get("client"):
+            # The address the pages, the throttle, the auth log and the request log see.
+            host, port = scope["client"]
+            scope["client"] = (self.proxies.client(host, forwarded), port)
         rid = request_id(incoming)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()

@@ -69,7 +69,7 @@ def _host_cookie(cookie: dict[str, str]) -> tuple[bool, str, str, bool]:
 
 async def test_every_cookie_is_a_host_cookie_in_production(production: AdminBrowser) -> None:
     """Signing in to the dashboard and creating an app sets the pre-session, session, flow,
-    marker, notice and reveal cookies, each ``__Host-``, Secure, Path=/, without Domain."""
+    marker, notice, reveal and device cookies, each ``__Host-``, Secure, Path=/, without Domain."""
     seen: dict[str, dict[str, str]] = {}
 
     async def collect(response: httpx.Response) -> None:
@@ -83,7 +83,7 @@ async def test_every_cookie_is_a_host_cookie_in_production(production: AdminBrow
 
     expected = {
         PRODUCTION.browser, PRODUCTION.session, PRODUCTION.admin_flow, PRODUCTION.admin,
-        PRODUCTION.admin_notice, PRODUCTION.admin_reveal,
+        PRODUCTION.admin_notice, PRODUCTION.admin_reveal, PRODUCTION.device,
     }  # fmt: skip
     assert expected == set(seen)
     assert all(name.startswith(HOST_PREFIX) for name in seen)

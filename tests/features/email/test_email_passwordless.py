@@ -5,8 +5,10 @@ limited to 5 per email in 15 minutes."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+import pytest
 from email_helpers import EmailDriver, MakeDriver, code_in
 from flow_helpers import AdvancingClock
 
@@ -200,6 +202,21 @@ async def test_code_requests_work_again_after_the_window(
     assert "code" in driver.back_at_app(attempt, response).params
 
 
+async def test_one_second_left_is_said_in_the_singular(
+    driver: EmailDriver, clock: AdvancingClock
+) -> None:
+    """A limit with one second left says "Wait 1 second", not "1 seconds"."""
+    app = await driver.web()
+    await driver.user()
+    _, form = await driver.login_form(app)
+    for _ in range(5):
+        await driver.ask_for_email(form, EMAIL)
+    clock.advance(int((await driver.ask_for_email(form, EMAIL)).headers["retry-after"]) - 1)
+    limited = await driver.ask_for_email(form, EMAIL)
+    assert (429, "1") == (limited.status_code, limited.headers["retry-after"])
+    assert "Wait 1 second, then try again." in limited.text
+
+
 async def test_waiting_exactly_retry_after_is_enough(
     driver: EmailDriver, clock: AdvancingClock
 ) -> None:
@@ -213,6 +230,33 @@ async def test_waiting_exactly_retry_after_is_enough(
     assert 429 == limited.status_code
     clock.advance(int(limited.headers["retry-after"]))
     assert 303 == (await driver.ask_for_email(form, EMAIL)).status_code
+
+
+async def test_a_burst_of_guessed_codes_gets_only_five_compared(
+    make_driver: MakeDriver, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """64 wrong codes at once for one challenge: 5 are compared, the rest are refused as
+    locked, and the right code is refused after them (SQLite and PostgreSQL)."""
+    driver = await make_driver(DATABASE_URL=database_url)
+    app = await driver.web()
+    await driver.user()
+    _, form = await driver.login_form(app)
+    code_form = await driver.request_code(form, EMAIL)
+    right = await driver.latest_code(EMAIL)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    digester = driver.services.digester
+    compared: list[str] = []
+    real_matches = digester.matches
+
+    def counting(purpose: str, value: str, expected: str) -> bool:
+        compared.extend([purpose] if purpose.startswith("email_code:") else [])
+        return real_matches(purpose, value, expected)
+
+    monkeypatch.setattr(digester, "matches", counting)
+    await asyncio.gather(*(driver.submit_code(code_form, wrong) for _ in range(64)))
+    after = await driver.submit_code(code_form, right)
+    assert 5 == len(compared)
+    assert ("Too many wrong codes", None) == (_title(after.text), after.headers.get("location"))
 
 
 async def test_wrong_codes_count_down_then_lock(driver: EmailDriver) -> None:

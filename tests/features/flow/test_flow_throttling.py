@@ -5,11 +5,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from flow_helpers import EMAIL, PASSWORD, AdvancingClock, FlowHelper, Form
+
+from ostiary.bootstrap import build_services, prepare
+from ostiary.config import Settings
+from ostiary.web.app import create_web_app
+from ostiary.web.cookies import cookie_names
+
+DEVICE_COOKIE_NAME = cookie_names(production=False).device
 
 WRONG = "not the password"
 
@@ -128,3 +136,54 @@ async def test_page_says_nothing_about_which_emails_exist(flow: FlowHelper) -> N
         return re.sub(r'name="csrf_token" value="[^"]*"', "", html)
 
     assert (401, scrub(known.text)) == (unknown.status_code, scrub(unknown.text))
+
+
+async def test_device_cookie_is_httponly_and_lax_without_secure_on_http(flow: FlowHelper) -> None:
+    """Signing in sets the device cookie HttpOnly and SameSite=Lax; not Secure on http."""
+    attempt, form = await _login_form(flow)
+    response = await flow.submit_login(form, EMAIL, PASSWORD)
+    flow.back_at_app(attempt, response)
+    cookie = _set_cookie(response, DEVICE_COOKIE_NAME)
+    assert (True, True, False) == (
+        "httponly" in cookie,
+        "samesite=lax" in cookie,
+        "secure" in cookie,
+    )
+
+
+async def test_device_cookie_is_secure_with_an_https_issuer(
+    make_settings: Callable[..., Settings], clock: AdvancingClock
+) -> None:
+    """With an https issuer (even in development) the device cookie is Secure."""
+    services = build_services(make_settings(ISSUER="https://auth.example.com"), clock=clock)
+    await prepare(services)
+    transport = httpx.ASGITransport(app=create_web_app(services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=services.settings.issuer) as c:
+            flow = FlowHelper(c, services)
+            attempt, form = await _login_form(flow)
+            response = await flow.submit_login(form, EMAIL, PASSWORD)
+            flow.back_at_app(attempt, response)
+    finally:
+        await services.engine.dispose()
+    assert "secure" in _set_cookie(response, DEVICE_COOKIE_NAME)
+
+
+def _set_cookie(response: httpx.Response, name: str) -> list[str]:
+    """The attributes of the Set-Cookie header for ``name``, lower-cased."""
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith(f"{name}="):
+            return [part.strip().lower() for part in header.split(";")[1:]]
+    raise AssertionError(f"no {name} cookie set")
+
+
+async def test_a_one_second_wait_is_said_in_the_singular(
+    flow: FlowHelper, clock: AdvancingClock
+) -> None:
+    """With one second left the page says "Wait 1 second", not "1 seconds"."""
+    _, form = await _login_form(flow)
+    await _fail(flow, form, 5)  # the 5th sets a 2-second wait
+    clock.advance(1)
+    blocked = await flow.submit_login(form, EMAIL, WRONG)
+    assert (429, 1) == (blocked.status_code, _retry_after(blocked))
+    assert "Wait 1 second, then try again." in blocked.text

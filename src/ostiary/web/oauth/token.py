@@ -11,7 +11,12 @@ from urllib.parse import parse_qsl, unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ostiary.protocol.errors import InvalidClient, InvalidRequest, OAuthError
+from ostiary.protocol.errors import (
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    TooManyAttempts,
+)
 from ostiary.services.tokens import ClientCredentials
 from ostiary.web.context import services_of
 
@@ -25,6 +30,8 @@ def oauth_json_error(err: OAuthError, *, basic_auth: bool = False) -> JSONRespon
     headers = dict(NO_STORE)
     if isinstance(err, InvalidClient) and basic_auth:
         headers["www-authenticate"] = 'Basic realm="ostiary", charset="UTF-8"'
+    if isinstance(err, TooManyAttempts):
+        headers["retry-after"] = str(err.retry_after)
     return JSONResponse(err.as_dict(), status_code=err.status_code, headers=headers)
 
 
@@ -51,6 +58,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 def client_credentials(request: Request, form: dict[str, str]) -> ClientCredentials:
     """client_secret_basic or client_secret_post (not both), or a bare client_id."""
+    ip = request.client.host if request.client else None
     header = request.headers.get("authorization", "")
     if header[:6].lower() == "basic ":
         try:
@@ -65,10 +73,10 @@ def client_credentials(request: Request, form: dict[str, str]) -> ClientCredenti
             raise InvalidRequest("Send the client secret in one place only (header or body).")
         if form.get("client_id", client_id) != client_id:
             raise InvalidRequest("client_id in the body differs from the Authorization header.")
-        return ClientCredentials(client_id, secret, "basic")
+        return ClientCredentials(client_id, secret, "basic", ip)
     if "client_secret" in form:
-        return ClientCredentials(form.get("client_id"), form["client_secret"], "post")
-    return ClientCredentials(form.get("client_id"), None, "none")
+        return ClientCredentials(form.get("client_id"), form["client_secret"], "post", ip)
+    return ClientCredentials(form.get("client_id"), None, "none", ip)
 
 
 Handler = Callable[[dict[str, str], ClientCredentials], Awaitable[dict[str, Any] | None]]

@@ -11,6 +11,7 @@ from ostiary.domain.sessions import Session, SessionStatus
 from ostiary.domain.users import User
 from ostiary.services.authorize import PendingLogin, TransactionGone
 from ostiary.services.events import AuthEvent
+from ostiary.services.login import DEVICE_LIFETIME
 from ostiary.web.context import services_of
 from ostiary.web.cookies import names_of, session_cookie, set_cookie
 from ostiary.web.oauth.authorize import outcome_response
@@ -141,4 +142,19 @@ async def signed_in(
             cookie,
             max_age=services.settings.session_absolute_timeout,
         )
+    remember_device(request, response, user)
     return response
+
+
+def remember_device(request: Request, response: Response, user: User) -> None:
+    """This browser signed in to ``user``'s account: it passes the account-wide sign-in
+    throttle from now on (``ostiary.services.login.KnownDevices``)."""
+    services = services_of(request)
+    name = names_of(request).device
+    set_cookie(
+        request,
+        response,
+        name,
+        services.login.devices.remember(request.cookies.get(name), user.id),
+        max_age=int(DEVICE_LIFETIME.total_seconds()),
+    )

@@ -17,7 +17,7 @@ from ostiary.services.errors import Conflict, InvalidInput
 from ostiary.services.events import AuthEvent
 from ostiary.services.login import LoginFailed, Throttled
 from ostiary.web.context import services_of
-from ostiary.web.cookies import session_cookie
+from ostiary.web.cookies import names_of, session_cookie
 from ostiary.web.oauth.authorize import outcome_response
 from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
 from ostiary.web.ui.email import NOTICES, start_email_sign_in
@@ -64,7 +64,9 @@ async def login_page(request: Request) -> Response:
     ip = client_ip(request)
     client_id = pending.app.client_id
     try:
-        user = await services.login.sign_in(email, password, ip)
+        user = await services.login.sign_in(
+            email, password, ip, device=request.cookies.get(names_of(request).device)
+        )
     except Throttled as err:
         await services.events.record(
             AuthEvent.LOGIN_THROTTLED, email=email, client_id=client_id, ip=ip
