@@ -161,6 +161,7 @@ def build_services(
             token_store,
             ConsentStore(engine),
             organizations,
+            events,
             digester,
             clock,
             issuer=settings.issuer,
