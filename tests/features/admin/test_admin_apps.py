@@ -353,3 +353,28 @@ async def test_the_console_app_cannot_be_deleted(admin: AdminBrowser) -> None:
     )
     assert 409 == edit.status_code
     assert console == await admin.console()
+
+
+def _copy_buttons(html: str) -> dict[str, str]:
+    """``{target id: aria-label}`` of the page's copy buttons."""
+    return dict(re.findall(r'<button[^>]*data-copy="([^"]+)" aria-label="([^"]+)"', html))
+
+
+async def test_client_ids_and_the_shown_secret_have_copy_buttons(admin: AdminBrowser) -> None:
+    """The page that shows a new secret has a labelled copy button for it and for the client
+    ID, a live region announces the copy, and the script that drives them is served; the
+    applications list has one per client ID."""
+    app, _ = await create_app(admin, "Billing portal", "web")
+    created = await admin.post(f"/admin/apps/{app.id}/secrets")
+    page = await admin.follow(created)
+    expected = {"new-secret-value": "Copy client secret", "client-id": "Copy client ID"}
+    assert expected == _copy_buttons(page.text)
+    assert 'role="status" aria-live="polite" id="copy-status"' in page.text
+    assert '<script src="/ui/static/admin.js" defer></script>' in page.text
+
+    script = await admin.get("/ui/static/admin.js")
+    assert 200 == script.status_code
+    assert "javascript" in script.headers["content-type"]
+
+    listing = await admin.get("/admin/apps")
+    assert f"Copy client ID of {app.name}" == _copy_buttons(listing.text)[f"client-id-{app.id}"]
