@@ -16,6 +16,7 @@ from ostiary.domain.email import Challenge, ChallengePurpose
 from ostiary.domain.ids import new_id, new_token
 from ostiary.domain.sessions import SessionStatus
 from ostiary.domain.users import User, normalize_email
+from ostiary.domain.wording import counted
 from ostiary.protocol.digests import Digester
 from ostiary.services.clock import Clock
 from ostiary.services.email import EmailService
@@ -38,7 +39,8 @@ class EmailRateLimited(ServiceError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Too many emails were requested. Wait {retry_after} seconds, then try again."
+            f"Too many emails were requested. Wait {counted(retry_after, 'second')}, then try "
+            "again."
         )
         self.retry_after = retry_after
 

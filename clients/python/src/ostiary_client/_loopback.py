@@ -82,8 +82,10 @@ class LoopbackServer:
         try:
             return self._results.get(timeout=timeout)
         except queue.Empty:
+            seconds = round(timeout)
             raise LoginTimeout(
-                f"Nobody came back to {self.redirect_uri} within {timeout:.0f} seconds."
+                f"Nobody came back to {self.redirect_uri} within {seconds} "
+                f"second{'' if seconds == 1 else 's'}."
             ) from None
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:

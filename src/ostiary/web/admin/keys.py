@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from ostiary.domain.wording import counted
 from ostiary.web.admin.kit import Page, admin_page
 
 __all__ = ["keys_list", "keys_rotate"]
@@ -53,7 +54,7 @@ async def keys_rotate(page: Page) -> Response:
             status_code=400,
         )
     key = await page.services.keys.rotate(delay)
-    when = "now" if delay == 0 else f"in {delay} seconds"
+    when = "now" if delay == 0 else f"in {counted(delay, 'second')}"
     return page.redirect(
         "/admin/keys", notice=f"Key {key.kid} was added; it starts signing {when}."
     )
