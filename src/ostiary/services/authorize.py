@@ -185,7 +185,7 @@ class AuthorizeService:
             client_id=app.client_id,
             session_id=session.id,
             ip=ip,
-            detail=f"Signed in from the existing session, without a login page{silent}.",
+            detail=f"From the shared session, without a login page{silent}.",
         )
 
     async def decide(

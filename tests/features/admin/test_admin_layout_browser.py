@@ -187,3 +187,22 @@ def test_the_copy_button_copies_the_client_id_and_says_so(
         shot(page, "app-copied-1280-light")
     finally:
         context.close()
+
+
+def test_the_log_fits_its_panel_on_a_laptop(
+    server: LiveServer, chromium: Browser, signed_in: dict[str, str]
+) -> None:
+    """At 1280 px the authentication log, with a long email in it, is no wider than its panel:
+    the detail column is not cut off."""
+    context = context_for(chromium, signed_in, width=1280, scheme="light")
+    try:
+        page = context.new_page()
+        page.goto(server.url("/admin/log"))
+        widths = page.evaluate(
+            "(() => { const t = document.querySelector('table');"
+            " const box = t.parentElement; return [t.offsetWidth, box.clientWidth]; })()"
+        )
+        assert widths[0] <= widths[1], widths
+        shot(page, "log-1280-light")
+    finally:
+        context.close()
