@@ -378,3 +378,21 @@ async def test_client_ids_and_the_shown_secret_have_copy_buttons(admin: AdminBro
 
     listing = await admin.get("/admin/apps")
     assert f"Copy client ID of {app.name}" == _copy_buttons(listing.text)[f"client-id-{app.id}"]
+
+
+async def test_the_secret_mask_is_named_by_text_not_an_aria_label_on_code(
+    admin: AdminBrowser,
+) -> None:
+    """The masked secret is read as "Secret ending in XXXX" from visually hidden text; its
+    bullets are hidden from screen readers and the <code> carries no aria-label (which many
+    screen readers ignore on a non-interactive element)."""
+    app, secret = await create_app(admin, "Billing portal", "web")
+    assert secret is not None
+    page = await admin.get(f"/admin/apps/{app.id}")
+    hint = secret[-4:]
+    expected = (
+        f'<span class="visually-hidden">Secret ending in {hint}</span>'
+        f'<code class="secret-mask" aria-hidden="true">sec_••••••••{hint}</code>'
+    )
+    assert expected in page.text
+    assert re.search(r"<code[^>]*aria-label", page.text) is None
