@@ -42,7 +42,9 @@ from servers import (
     source_fingerprint,
 )
 
-RESULTS = BENCH / "results"
+RESULTS = BENCH / "results"  # in git: the latest results of each configuration
+ARCHIVE = BENCH / ".work" / "results"  # ignored: every run's dated results
+PROFILES = BENCH / ".work" / "profiles"  # ignored: py-spy stacks, named after their results
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -378,7 +380,7 @@ async def bench_pair(
                 pair["profiles"][scenario] = await profiling.profile(
                     ostiary,
                     scenario,
-                    RESULTS / "profiles",
+                    PROFILES,
                     results_stem,
                     native=args.profile_native,
                 )
@@ -504,13 +506,18 @@ async def main(argv: list[str]) -> int:
                 results["roundtrips"].append(f"roundtrips.py failed: `{out.stderr[-500:]}`\n")
     results["source_at_end"] = source_fingerprint()
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
-    base = RESULTS / results_stem
-    (base.with_suffix(".json")).write_text(json.dumps(results, indent=2))
+    document = json.dumps(results, indent=2)
     markdown = report.render(results)
-    base.with_suffix(".md").write_text(markdown)
+    ARCHIVE.mkdir(parents=True, exist_ok=True)
+    configuration = f"w{args.workers}" + ("-quick" if args.quick else "")
+    latest = RESULTS / f"latest-{configuration}"
+    for base in (ARCHIVE / results_stem, latest):
+        base.with_suffix(".json").write_text(document)
+        base.with_suffix(".md").write_text(markdown)
     (RESULTS / "latest.md").write_text(markdown)
     print(
-        f"\nResults: {base.with_suffix('.md').relative_to(ROOT)} (and bench/results/latest.md); "
+        f"\nResults: {latest.with_suffix('.md').relative_to(ROOT)} and bench/results/latest.md "
+        f"(kept in git); every run also in {ARCHIVE.relative_to(ROOT)}/{results_stem}.md; "
         f"{results['elapsed_seconds']:.0f} s in all",
         flush=True,
     )

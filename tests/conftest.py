@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.dns import TxtServer, txt_server
 
 from ostiary.bootstrap import build_services, prepare
 from ostiary.config import Settings, load_settings
@@ -101,7 +102,7 @@ def postgres_url(postgres_admin_dsn: str) -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using this runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}"
+        yield f"sqlite:///{tmp_path / 'ostiary.db'}"
         return
     admin = request.getfixturevalue("postgres_admin_dsn")
     yield from _pg_database(admin)
@@ -142,14 +143,25 @@ def data_dir(tmp_path: Path, prepared_data_dir: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def test_dns() -> Iterator[TxtServer]:
+    """A DNS server on 127.0.0.1 for the whole run: DNS lookups in tests (domain verification)
+    never leave this machine. It knows only the TXT records tests publish (use names of your
+    own test's: the server is shared)."""
+    with txt_server() as server:
+        yield server
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    """Settings for a test: a temporary data folder, fast argon2, overrides as OSTIARY_* names."""
+def make_settings(tmp_path: Path, test_dns: TxtServer) -> Callable[..., Settings]:
+    """Settings for a test: a temporary data folder, fast argon2, overrides as OSTIARY_* names,
+    DNS lookups to ``test_dns`` unless a test gives its own server."""
 
     def make(**overrides: str) -> Settings:
         env = {
             "OSTIARY_DATA_DIR": str(tmp_path / DATA_DIR_NAME),
             "OSTIARY_ISSUER": "http://127.0.0.1:8000",
+            "OSTIARY_DNS_NAMESERVERS": test_dns.nameservers,
             **FAST_ARGON2,
         }
         env.update(

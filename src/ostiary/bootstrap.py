@@ -12,12 +12,15 @@ from starlette.applications import Starlette
 
 from ostiary.config import Settings, load_settings
 from ostiary.protocol.digests import Digester, KeyVault
+from ostiary.runtime.signing_processes import SigningProcesses
+from ostiary.runtime.worker import BackgroundWorker, Wakeup
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock, SystemClock
 from ostiary.services.container import Services
+from ostiary.services.domains import DnsLookup, DomainService
 from ostiary.services.email import EmailService
 from ostiary.services.email_flows import EmailFlows
 from ostiary.services.events import AuthLog
@@ -27,13 +30,12 @@ from ostiary.services.logout import LogoutService
 from ostiary.services.organizations import OrganizationService, RoleService
 from ostiary.services.passwords import PasswordService, hashing_threads_for
 from ostiary.services.sessions import SessionService
-from ostiary.services.signing_processes import SigningProcesses
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
-from ostiary.services.worker import BackgroundWorker, Wakeup
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.db import create_engine, current_revision, head_revision, upgrade
+from ostiary.storage.domains import DomainStore
 from ostiary.storage.email import ChallengeStore, OutboxStore
 from ostiary.storage.events import EventStore
 from ostiary.storage.keys import KeyStore
@@ -108,6 +110,7 @@ def build_services(
     backchannel = BackchannelService(
         DeliveryStore(engine),
         session_store,
+        token_store,
         app_store,
         keys,
         events,
@@ -173,6 +176,13 @@ def build_services(
         bearer=bearer,
         backchannel=backchannel,
         organizations=organizations,
+        domains=DomainService(
+            DomainStore(engine),
+            organizations,
+            DnsLookup(settings.dns_nameservers),
+            settings,
+            clock,
+        ),
         roles=roles,
         events=events,
         email=email,
@@ -186,7 +196,7 @@ def build_services(
             clock,
             settings,
         ),
-        worker=BackgroundWorker(backchannel, email, wakeup),
+        worker=BackgroundWorker([backchannel.run_once, email.deliver_due], wakeup),
         logout=LogoutService(
             app_store,
             user_store,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -84,6 +85,11 @@ class Settings:
     email_code_ttl: int = 300
     magic_link_same_browser: bool = False
     new_code_invalidates_old: bool = True
+    # Monitoring: /metrics needs this bearer token when set (in production, /metrics is off
+    # without it)
+    metrics_token: str | None = dataclasses.field(default=None, repr=False)
+    # DNS servers for domain verification, (address, port); None: the system's resolver
+    dns_nameservers: tuple[tuple[str, int], ...] | None = None
 
     @property
     def smtp_configured(self) -> bool:
@@ -123,7 +129,7 @@ def load_settings(
     issuer = reader.get("ISSUER", "http://127.0.0.1:8000", _parse_issuer)
     data_dir = reader.get("DATA_DIR", Path(".ostiary"), lambda v: Path(v).expanduser())
     data_dir = data_dir.resolve()
-    default_db = f"sqlite+aiosqlite:///{data_dir / 'ostiary.db'}"
+    default_db = f"sqlite:///{data_dir / 'ostiary.db'}"
     database_url = reader.get("DATABASE_URL", default_db, _parse_database_url)
 
     if production:
@@ -187,6 +193,8 @@ def load_settings(
         email_code_ttl=reader.get("EMAIL_CODE_TTL", 300, _int_range(60, 3600)),
         magic_link_same_browser=reader.get("MAGIC_LINK_SAME_BROWSER", False, _parse_bool),
         new_code_invalidates_old=reader.get("NEW_CODE_INVALIDATES_OLD", True, _parse_bool),
+        metrics_token=reader.get("METRICS_TOKEN", None, _parse_metrics_token),
+        dns_nameservers=reader.get("DNS_NAMESERVERS", None, _parse_nameservers),
     )
     _check_consistency(settings)
     if create_dirs:
@@ -261,18 +269,21 @@ def _parse_issuer(raw: str) -> str:
 
 
 def _parse_database_url(raw: str) -> str:
+    """``sqlite:///PATH`` (``sqlite+aiosqlite:///PATH``, the form of earlier versions, still
+    works: SQLite runs on the standard library's sqlite3 either way) or PostgreSQL, which is
+    always reached through asyncpg."""
     if raw.startswith("postgresql://") or raw.startswith("postgres://"):
         raw = "postgresql+asyncpg://" + raw.split("://", 1)[1]
-    if raw.startswith("sqlite://") and not raw.startswith("sqlite+aiosqlite://"):
-        raw = "sqlite+aiosqlite://" + raw.split("://", 1)[1]
-    if not (raw.startswith("sqlite+aiosqlite://") or raw.startswith("postgresql+asyncpg://")):
+    if raw.startswith("sqlite+aiosqlite://"):
+        raw = "sqlite://" + raw.split("://", 1)[1]
+    if not (raw.startswith("sqlite://") or raw.startswith("postgresql+asyncpg://")):
         raise ValueError(
-            "must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB, "
+            "must be sqlite:///PATH or postgresql://USER@HOST/DB, "
             f"got scheme {raw.split(':', 1)[0]!r}"
         )
     if raw.startswith("sqlite") and raw.split("://", 1)[1].lstrip("/") in ("", ":memory:"):
         # Each pooled connection would open a database of its own, empty, in memory.
-        raise ValueError("a SQLite URL needs a file path: sqlite+aiosqlite:///PATH")
+        raise ValueError("a SQLite URL needs a file path: sqlite:///PATH")
     return raw
 
 
@@ -280,6 +291,39 @@ def _parse_secret_key(raw: str) -> str:
     if len(raw) < MIN_SECRET_KEY_LENGTH:
         raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters long")
     return raw
+
+
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+def _parse_metrics_token(raw: str) -> str:
+    if len(raw) < MIN_METRICS_TOKEN_LENGTH or not raw.isascii() or not raw.isprintable():
+        raise ValueError(
+            f"must be at least {MIN_METRICS_TOKEN_LENGTH} printable ASCII characters long"
+        )
+    return raw
+
+
+def _parse_nameservers(raw: str) -> tuple[tuple[str, int], ...]:
+    """``10.0.0.2``, ``127.0.0.1:5353``, ``[::1]:53``, comma-separated."""
+    servers: list[tuple[str, int]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP address with an optional port, such as 127.0.0.1:5353"
+            ) from None
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{item!r} has no valid port (1-65535)")
+        servers.append((address, int(port)))
+    return tuple(servers)
 
 
 def _parse_bool(raw: str) -> bool:

@@ -1,6 +1,7 @@
 """Interop fixtures: ``live_server`` (a real ``ostiary serve`` on a free local port, one per test
-module) and ``node_rp`` (openid-client on Node as a strict relying party), and ``browser`` (Debian's
-Chromium through playwright, a fresh context per test). See ``interop_harness.py`` and
+module) and ``node_rp`` (openid-client on Node as a strict relying party), ``browser`` (Debian's
+Chromium through playwright, a fresh context per test), and ``apache_installed`` (Debian's apache2
+with mod_auth_openidc, see ``apache_harness.py``). See ``interop_harness.py`` and
 ``browser_harness.py`` for the helpers' methods.
 
 A test module that needs a differently configured server overrides the module-scoped fixture
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+from apache_harness import missing_parts
 from browser_harness import CHROMIUM, CHROMIUM_ARGS, BrowserSession, CallbackCatcher
 from interop_harness import (
     IN_CI,
@@ -87,6 +89,17 @@ def node_executable() -> str:
 def node_rp(node_executable: str) -> NodeRP:
     """The openid-client relying party: ``node_rp(step, **params) -> dict``."""
     return NodeRP(node_executable)
+
+
+@pytest.fixture(scope="session")
+def apache_installed() -> None:
+    """Debian's apache2 and mod_auth_openidc are installed (skipped without; fails with CI=true)."""
+    missing = missing_parts()
+    if missing:
+        _missing_tool(
+            "the mod_auth_openidc interop tests need Debian's apache2 and "
+            f"libapache2-mod-auth-openidc (missing: {', '.join(missing)})"
+        )
 
 
 @pytest.fixture(scope="module")

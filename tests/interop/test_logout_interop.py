@@ -46,6 +46,7 @@ from interop_harness import (
 )
 
 from ostiary.protocol.jose import verify_jwt
+from ostiary.web.cookies import cookie_names
 
 pytestmark = pytest.mark.interop
 
@@ -54,6 +55,7 @@ BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 DELIVERY_DEADLINE = 30.0  # seconds; generous: the first retry is due 5 s after the failure
 STARTUP_DEADLINE = 30.0
 FAKE_REDIRECT = "http://127.0.0.1:9/cb"  # never followed: the test reads the Location header
+SESSION_COOKIE = cookie_names(production=False).session  # the live server runs development
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -247,8 +249,8 @@ def test_openid_client_end_session_url_signs_out_in_chromium(
         code_verifier=start["code_verifier"],
     )
     sid = tokens["claims"]["sid"]
-    assert ["ostiary_session"] == [
-        c["name"] for c in browser.context.cookies() if c["name"] == "ostiary_session"
+    assert [SESSION_COOKIE] == [
+        c["name"] for c in browser.context.cookies() if c["name"] == SESSION_COOKIE
     ]
 
     end = rp(
@@ -269,7 +271,7 @@ def test_openid_client_end_session_url_signs_out_in_chromium(
     _open(browser, end["url"], "after-end-session")
     assert f"{bye.redirect_uri}?state=bye-state-42" == browser.page.url
     assert [f"{bye.redirect_uri}?state=bye-state-42"] == bye.urls
-    assert [] == [c for c in browser.context.cookies() if c["name"] == "ostiary_session"]
+    assert [] == [c for c in browser.context.cookies() if c["name"] == SESSION_COOKIE]
 
     assert "logged_out" == _session_status(live_server, sid)
     failure = rp.fails("refresh", refresh_token=tokens["refresh_token"])

@@ -5,6 +5,7 @@ server), and a wait that never ends becomes a clear error instead of a hang."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 
 import asyncpg
@@ -70,14 +71,26 @@ async def test_a_wait_longer_than_the_limit_is_an_error_naming_the_pool_size(
 QUERY = Prepared(sa.select(sa.bindparam("x", type_=sa.Integer).label("one")))
 
 
-async def test_prepared_reads_recover_when_the_server_drops_the_connections(
+TERMINATE_ALL = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+PID = Prepared(sa.select(sa.func.pg_backend_pid().label("pid")))
+SLEEP = Prepared(sa.select(sa.func.pg_sleep(sa.bindparam("s", type_=sa.Float)).label("slept")))
+
+
+def _admin_dsn(postgres_url: str) -> str:
+    return postgres_url.replace("postgresql+asyncpg", "postgresql")
+
+
+async def test_reads_after_the_server_drops_the_connections_are_read_again(
     postgres_url: str,
 ) -> None:
-    """After the server ends every connection (a restart, a failover), the read that meets a
-    dead connection fails, and the next one works on a fresh connection: dead idle ones are
-    not handed out one failed request at a time."""
+    """After the server ends every connection (a restart, a failover), reads made at once,
+    before the driver has seen the connections close, still answer: each is read again on a
+    fresh connection."""
     engine = db.create_engine(postgres_url, pool_size=3)
-    admin = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
+    admin = await asyncpg.connect(_admin_dsn(postgres_url))
     try:
 
         async def read() -> int:
@@ -85,17 +98,94 @@ async def test_prepared_reads_recover_when_the_server_drops_the_connections(
             await asyncio.sleep(0.02)  # hold the connection, so that three get opened
             return int(rows[0].one)
 
+        async def read_through_sqlalchemy() -> int:
+            async with engine.connect() as conn:
+                return int(await conn.scalar(sa.select(sa.literal(2))))
+
         assert [1, 1, 1] == await asyncio.gather(read(), read(), read())
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        with pytest.raises(Exception):  # noqa: B017 - whichever error the lost connection gives
-            await read()
-        assert 1 == await read()
-        assert 1 == await read()
+        assert 2 == await read_through_sqlalchemy()
+        for _ in range(2):
+            await admin.execute(TERMINATE_ALL)
+            assert [1, 2, 1] == [await read(), await read_through_sqlalchemy(), await read()]
     finally:
         await admin.close()
+        await engine.dispose()
+
+
+async def test_a_write_whose_connection_is_lost_is_unavailable_and_the_next_one_works(
+    postgres_url: str,
+) -> None:
+    """A transaction whose connection ends before COMMIT is a DatabaseUnavailable (answered
+    503), never another error; the broken connection does not go back to the pool, so the
+    next transaction on a pool of one works."""
+    engine = db.create_engine(postgres_url, pool_size=1)
+    admin = await asyncpg.connect(_admin_dsn(postgres_url))
+    failed: list[str] = []
+    try:
+        with contextlib.suppress(db.DatabaseUnavailable):
+            async with engine.begin() as conn:
+                pid = await conn.scalar(sa.select(sa.func.pg_backend_pid()))
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                await conn.execute(sa.select(sa.literal(1)))
+            failed.append("begin went on")
+        with contextlib.suppress(db.DatabaseUnavailable):
+            async with engine.writing() as writer:
+                (row,) = await writer.rows(PID, {})
+                await admin.execute("SELECT pg_terminate_backend($1)", row.pid)
+                await writer.rows(QUERY, {"x": 1})
+            failed.append("writing went on")
+        async with engine.begin() as conn:
+            assert 2 == await conn.scalar(sa.select(sa.literal(2)))
+        async with engine.writing() as writer:
+            assert 3 == (await writer.rows(QUERY, {"x": 3}))[0].one
+        assert [] == failed
+    finally:
+        await admin.close()
+        await engine.dispose()
+
+
+async def test_a_write_on_a_connection_ended_while_idle_is_never_a_500(postgres_url: str) -> None:
+    """A kept connection the server ended a moment ago (the driver has not seen it yet): a
+    write on it is a DatabaseUnavailable or succeeds, never another error, and the next works."""
+    engine = db.create_engine(postgres_url, pool_size=1)
+    admin = await asyncpg.connect(_admin_dsn(postgres_url))
+    outcomes = []
+    try:
+        for _ in range(3):
+            assert 1 == (await engine.fetch(QUERY, {"x": 1}))[0].one  # keeps the connection
+            await admin.execute(TERMINATE_ALL)
+            try:
+                outcomes.append(len(await engine.write(QUERY, {"x": 1})))
+            except db.DatabaseUnavailable:
+                outcomes.append(503)
+            async with engine.writing() as writer:
+                assert 2 == (await writer.rows(QUERY, {"x": 2}))[0].one
+        assert set(outcomes) <= {1, 503}
+    finally:
+        await admin.close()
+        await engine.dispose()
+
+
+async def test_a_statement_cancelled_in_a_transaction_leaves_no_busy_connection_in_the_pool(
+    postgres_url: str,
+) -> None:
+    """A request cancelled mid-statement (a timeout, a client gone) does not hand its busy
+    connection to the next request ("another operation is in progress")."""
+    engine = db.create_engine(postgres_url, pool_size=1)
+    try:
+        for block in ("writing", "begin"):
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    if block == "writing":
+                        async with engine.writing() as writer:
+                            await writer.rows(SLEEP, {"s": 2.0})
+                    else:
+                        async with engine.begin() as conn:
+                            await conn.execute(sa.select(sa.func.pg_sleep(2.0)))
+            assert 1 == (await engine.fetch(QUERY, {"x": 1}))[0].one
+            async with engine.begin() as conn:
+                assert 2 == await conn.scalar(sa.select(sa.literal(2)))
+    finally:
         await engine.dispose()
 
 

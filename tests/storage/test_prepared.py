@@ -19,7 +19,15 @@ from ostiary.services.container import Services
 from ostiary.storage import apps as app_storage
 from ostiary.storage import tokens as token_storage
 from ostiary.storage.prepared import Prepared, PreparedRow
-from ostiary.storage.tables import apps, client_secrets, grants, refresh_tokens, sessions, users
+from ostiary.storage.tables import (
+    apps,
+    client_secrets,
+    grants,
+    refresh_tokens,
+    revoked_access_tokens,
+    sessions,
+    users,
+)
 from ostiary.storage.tokens import TokenStore
 
 FIXED = {
@@ -30,6 +38,7 @@ FIXED = {
     ("grants", "id"): "grant_1",
 }
 FOREIGN = {"app_id": "app_1", "user_id": "user_1", "session_id": "session_1", "grant_id": "grant_1"}
+REVOKED_JTI = "revoked_access_tokens.jti"  # what _fill stores in that column
 IDS = {"apps": "app_1", "users": "user_1", "sessions": "session_1", "refresh_tokens": "refresh_1",
        "client_secrets": "secret_1"}  # fmt: skip
 
@@ -60,7 +69,8 @@ def _value(table: sa.Table, column: sa.Column[Any], n: int, nulls: bool) -> Any:
 
 async def _fill(services: Services, nulls: bool) -> None:
     async with services.engine.begin() as conn:
-        for table in (apps, client_secrets, users, sessions, grants, refresh_tokens):
+        tables = (apps, client_secrets, users, sessions, grants, refresh_tokens)
+        for table in (*tables, revoked_access_tokens):
             row = {c.name: _value(table, c, n, nulls) for n, c in enumerate(table.c)}
             if table is client_secrets:
                 row["revoked_at"] = None  # an active secret: the join finds it
@@ -69,8 +79,10 @@ async def _fill(services: Services, nulls: bool) -> None:
 
 CASES = [
     (app_storage._APP_WITH_ACTIVE_SECRETS, {"client_id": "client_1"}),
-    (token_storage._HOLDER_BY_GRANT, {"grant_id": "grant_1"}),
+    (token_storage._HOLDER_BY_GRANT, {"grant_id": "grant_1", "jti": REVOKED_JTI}),
     (token_storage._LOGIN_BY_REFRESH, {"digest": "refresh-digest"}),
+    (token_storage._TOKEN_REVOKED, {"jti": REVOKED_JTI}),
+    (token_storage._TOKEN_REVOKED, {"jti": "grant_1.not-revoked"}),
 ]
 
 

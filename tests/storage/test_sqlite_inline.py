@@ -19,7 +19,7 @@ from ostiary.storage.sqlite_inline import SQLiteDatabase
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}")
+    engine = create_engine(f"sqlite:///{tmp_path / 'lock.db'}")
     assert isinstance(engine, SQLiteDatabase)
     async with engine.begin() as conn:
         await conn.execute(sa.text("CREATE TABLE t (n INTEGER)"))
@@ -121,7 +121,7 @@ async def test_results_can_be_read_after_the_connection_went_back(engine: SQLite
     assert list(range(50)) == [row.n for row in result]
 
 
-@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite:///:memory:"])
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite+aiosqlite://", "sqlite:///:memory:"])
 def test_a_url_without_a_file_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="needs a file path"):
         create_engine(url)

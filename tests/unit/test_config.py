@@ -40,14 +40,14 @@ def test_defaults_are_a_local_development_setup(
     assert (Environment.DEVELOPMENT, False) == (settings.environment, settings.production)
     assert "http://127.0.0.1:8000" == settings.issuer
     assert data_dir == settings.data_dir
-    assert f"sqlite+aiosqlite:///{data_dir / 'ostiary.db'}" == settings.database_url
+    assert f"sqlite:///{data_dir / 'ostiary.db'}" == settings.database_url
     assert data_dir.is_dir()
 
 
 def test_default_database_follows_the_data_dir(tmp_path: Path) -> None:
     """OSTIARY_DATA_DIR moves the default SQLite database with it."""
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path / "elsewhere")})
-    expected = f"sqlite+aiosqlite:///{(tmp_path / 'elsewhere').resolve() / 'ostiary.db'}"
+    expected = f"sqlite:///{(tmp_path / 'elsewhere').resolve() / 'ostiary.db'}"
     assert expected == settings.database_url
 
 
@@ -122,6 +122,10 @@ def test_a_secret_key_of_exactly_the_minimum_length_is_accepted(tmp_path: Path) 
         ("OSTIARY_DATABASE_URL", "mysql://root@localhost/ostiary"),
         ("OSTIARY_DATABASE_URL", "sqlite+aiosqlite://"),
         ("OSTIARY_DATABASE_URL", "sqlite:///:memory:"),
+        ("OSTIARY_METRICS_TOKEN", "short"),
+        ("OSTIARY_METRICS_TOKEN", "sixteen chars é!"),
+        ("OSTIARY_DNS_NAMESERVERS", "dns.example.com"),
+        ("OSTIARY_DNS_NAMESERVERS", "127.0.0.1:99999"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(
@@ -173,19 +177,27 @@ def test_secret_key_is_not_shown_in_the_settings_repr(tmp_path: Path) -> None:
     assert GOOD_SECRET not in repr(settings)
 
 
+def test_metrics_token_is_not_shown_in_the_settings_repr(tmp_path: Path) -> None:
+    """repr(settings) never contains OSTIARY_METRICS_TOKEN."""
+    token = "scrape-me-with-this-token"
+    settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_METRICS_TOKEN": token})
+    assert token == settings.metrics_token
+    assert token not in repr(settings)
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
         ("postgres://u:p@db:5432/ostiary", "postgresql+asyncpg://u:p@db:5432/ostiary"),
         ("postgresql://u@db/ostiary", "postgresql+asyncpg://u@db/ostiary"),
         ("postgresql+asyncpg://u@db/ostiary", "postgresql+asyncpg://u@db/ostiary"),
-        ("sqlite:////var/lib/ostiary.db", "sqlite+aiosqlite:////var/lib/ostiary.db"),
+        ("sqlite:////var/lib/ostiary.db", "sqlite:////var/lib/ostiary.db"),
+        ("sqlite+aiosqlite:////var/lib/ostiary.db", "sqlite:////var/lib/ostiary.db"),
     ],
 )
-def test_database_urls_are_normalized_to_async_drivers(
-    tmp_path: Path, raw: str, expected: str
-) -> None:
-    """postgres:// and postgresql:// become postgresql+asyncpg://, sqlite:// becomes aiosqlite."""
+def test_database_urls_are_normalized(tmp_path: Path, raw: str, expected: str) -> None:
+    """postgres:// and postgresql:// become postgresql+asyncpg://; the sqlite+aiosqlite:// of
+    earlier versions becomes sqlite:// (aiosqlite is not used)."""
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path), "OSTIARY_DATABASE_URL": raw})
     assert expected == settings.database_url
 
@@ -291,3 +303,15 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load_settings({"OSTIARY_DATA_DIR": str(tmp_path)})
     with pytest.raises(AttributeError):
         settings.issuer = "https://other.example.com"  # type: ignore[misc]
+
+
+def test_dns_nameservers_take_addresses_with_optional_ports(tmp_path: Path) -> None:
+    """OSTIARY_DNS_NAMESERVERS: IPv4 and bracketed IPv6, port 53 unless given."""
+    settings = load_settings(
+        {
+            "OSTIARY_DATA_DIR": str(tmp_path),
+            "OSTIARY_DNS_NAMESERVERS": "10.0.0.2, 127.0.0.1:5353,[::1]:53,::2",
+        }
+    )
+    expected = (("10.0.0.2", 53), ("127.0.0.1", 5353), ("::1", 53), ("::2", 53))
+    assert expected == settings.dns_nameservers

@@ -3,6 +3,7 @@ retention of retired keys, and JWTs that verify against the published JWKS."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -299,17 +300,14 @@ async def test_only_the_signature_runs_on_a_signing_thread(
     """The thread gets the finished signing input and returns bare signature bytes: the JSON
     and base64 work stays on the event loop, where it does not hold the GIL against it."""
     handed: list[bytes] = []
-    run = ostiary.services.keys.SIGNERS.run
+    to_thread = asyncio.to_thread
 
-    def watched(fn: Callable[[], Any]) -> Any:
-        def job() -> Any:
-            result = fn()
-            handed.append(result)
-            return result
+    async def watched(fn: Callable[..., Any], /, *args: Any) -> Any:
+        result = await to_thread(fn, *args)
+        handed.append(result)
+        return result
 
-        return run(job)
-
-    monkeypatch.setattr(ostiary.services.keys.SIGNERS, "run", watched)
+    monkeypatch.setattr(asyncio, "to_thread", watched)
     token = await services.keys.sign({"sub": "usr_1"}, typ="at+jwt")
     [sig] = handed
     assert isinstance(sig, bytes) and len(sig) == 256  # an RSA-2048 signature, nothing more
@@ -383,3 +381,125 @@ async def test_es256_deployments_sign_with_a_p256_key(
         assert ("ES256", public["kid"]) == (verified.header["alg"], verified.header["kid"])
     finally:
         await services.engine.dispose()
+
+
+# -- a rotation while a key is still waiting to sign: the newest rotation wins -------------------
+
+
+@pytest.mark.parametrize("gap", [0, 30])
+async def test_an_emergency_rotation_is_not_undone_by_the_key_it_replaced(
+    services: Services, clock: FakeClock, gap: int
+) -> None:
+    """rotate(600) then rotate(0): 601 s later the emergency key still signs and the earlier
+    pending key never became active (also when both rotations fall in the same instant)."""
+    old = await signing_kid(services)
+    pending = await services.keys.rotate(delay=600)
+    clock.advance(gap)
+    emergency = await services.keys.rotate(delay=0)
+    assert emergency.kid == await signing_kid(services)
+
+    clock.advance(601)
+    assert emergency.kid == await signing_kid(services)
+    assert {old: "retired", pending.kid: "superseded", emergency.kid: "active"} == await statuses(
+        services
+    )
+
+
+@pytest.mark.parametrize(("first_delay", "second_delay"), [(600, 300), (300, 600), (600, 600)])
+async def test_the_later_of_two_delayed_rotations_signs_and_the_earlier_never_does(
+    services: Services, clock: FakeClock, first_delay: int, second_delay: int
+) -> None:
+    """Two rotations made while the first still waits, with delays in either order: the key
+    currently signing carries on until the later rotation's key activates; the first never signs."""
+    old = await signing_kid(services)
+    first = await services.keys.rotate(delay=first_delay)
+    clock.advance(10)
+    second = await services.keys.rotate(delay=second_delay)
+    signers = []
+    for _ in range(0, max(first_delay, second_delay) + 20, 5):
+        signers.append(await signing_kid(services))
+        clock.advance(5)
+    assert first.kid not in signers
+    assert [old, second.kid] == sorted(set(signers), key=signers.index)
+    assert second.kid == await signing_kid(services)
+    assert {old: "retired", first.kid: "superseded", second.kid: "active"} == await statuses(
+        services
+    )
+
+
+async def test_a_key_that_already_signs_is_retired_by_the_next_rotation_not_superseded(
+    services: Services, clock: FakeClock
+) -> None:
+    """A key whose activation time came before the next rotation signs until that rotation's key
+    activates, then is retired and stays published like any key that signed."""
+    first = await services.keys.rotate(delay=60)
+    clock.advance(61)
+    assert first.kid == await signing_kid(services)
+    second = await services.keys.rotate(delay=600)
+    assert () == second.superseded
+    assert first.kid == await signing_kid(services)
+    clock.advance(600)
+    assert second.kid == await signing_kid(services)
+    assert ("retired", True) == (
+        (await statuses(services))[first.kid],
+        first.kid in await kids(services),
+    )
+
+
+async def test_a_rotation_reports_the_pending_key_it_superseded(
+    services: Services, clock: FakeClock
+) -> None:
+    """The rotation's result names the key that was waiting to sign, now superseded, and the
+    key list says which rotation superseded it."""
+    first = await services.keys.rotate(delay=600)
+    assert () == first.superseded
+    clock.advance(1)
+    second = await services.keys.rotate(delay=0)
+    assert [(first.kid, "superseded", second.kid)] == [
+        (info.kid, info.status, info.superseded_by) for info in second.superseded
+    ]
+    listed = {info.kid: info.superseded_by for info in await services.keys.all()}
+    assert (second.kid, None) == (listed[first.kid], listed[second.kid])
+
+
+async def test_a_superseded_key_leaves_the_jwks_once_the_retention_after_its_supersession_ends(
+    services: Services, clock: FakeClock
+) -> None:
+    """A superseded key stays published for the usual retention after the rotation that
+    superseded it (a node that had not seen that rotation yet may have signed with it), then
+    it is expired."""
+    first = await services.keys.rotate(delay=600)
+    second = await services.keys.rotate(delay=0)
+    clock.advance(DEFAULT_RETENTION - 1)
+    assert first.kid in await kids(services)
+    clock.advance(1)
+    assert first.kid not in await kids(services)
+    assert {first.kid: "expired", second.kid: "active"} == {
+        kid: status
+        for kid, status in (await statuses(services)).items()
+        if kid in (first.kid, second.kid)
+    }
+
+
+async def test_every_node_agrees_which_rotation_won(
+    services: Services,
+    make_settings: Callable[..., Settings],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A delayed rotation made on one node and an immediate one made on another: 601 s later
+    both nodes sign with the immediate rotation's key (the rule reads only the key table)."""
+    monkeypatch.setattr(ostiary.services.keys, "CACHE_SECONDS", 0)
+    other = build_services(make_settings(), clock=clock)
+    try:
+        pending = await other.keys.rotate(delay=600)
+        clock.advance(1)
+        emergency = await services.keys.rotate(delay=0)
+        clock.advance(601)
+        assert [emergency.kid, emergency.kid] == [
+            await signing_kid(services),
+            await signing_kid(other),
+        ]
+        assert "superseded" == (await statuses(other))[pending.kid]
+    finally:
+        await other.engine.dispose()

@@ -14,9 +14,9 @@ import pytest
 from ostiary.bootstrap import build_services, prepare, signing_processes
 from ostiary.config import Settings
 from ostiary.protocol.jose import verify_jwt
+from ostiary.runtime.signing_processes import SigningProcesses
 from ostiary.services.clock import Clock
 from ostiary.services.container import Services
-from ostiary.services.signing_processes import SigningProcesses
 
 WAIT_S = 5.0  # a limit for a process to end, not a measurement
 

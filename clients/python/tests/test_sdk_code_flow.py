@@ -172,6 +172,18 @@ async def test_revoke_and_introspect(ostiary, web):
         await web.refresh(tokens)
 
 
+async def test_revoking_an_access_token_makes_introspection_say_inactive(ostiary, web):
+    """revoke(access_token) (with the SDK's default hint) ends that token: introspection says
+    inactive, and the refresh token still gets a new, active access token."""
+    await ostiary.user()
+    tokens = await _login(ostiary, web, WEB_CALLBACK)
+    await web.revoke(tokens.access_token)
+    revoked = await web.introspect(tokens.access_token)
+    refreshed = await web.refresh(tokens)
+    assert {"active": False} == revoked
+    assert True is (await web.introspect(refreshed.access_token))["active"]
+
+
 async def test_logout_url_ends_the_shared_session(ostiary, web):
     """Following logout_url signs the user out and returns to the post-logout URI with state."""
     await ostiary.user()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ostiary.cli.output import emit
@@ -46,6 +47,10 @@ def _settings_flags(parser: argparse.ArgumentParser, *, create: bool) -> None:
     for flag, help_text in (
         ("enforce-pkce", "web apps: require PKCE (always on for spa and native)"),
         ("management-api-access", "web apps: may call the management API"),
+        (
+            "introspect-all-tokens",
+            "web apps (resource servers): may introspect every access token, not only their own",
+        ),
         ("third-party", "ask users for consent before sharing their data"),
     ):
         parser.add_argument(
@@ -104,6 +109,7 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         "refresh_reuse_interval",
         "enforce_pkce",
         "management_api_access",
+        "introspect_all_tokens",
         "third_party",
     )
     fields = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
@@ -125,6 +131,7 @@ def app_view(app: App) -> dict[str, Any]:
         "type": app.type.value,
         "enforce_pkce": app.requires_pkce,
         "management_api_access": app.management_api_access,
+        "introspect_all_tokens": app.introspect_all_tokens,
         "third_party": app.third_party,
         "access_token_ttl": app.access_token_ttl,
         "refresh_reuse_interval": app.refresh_reuse_interval,
@@ -152,7 +159,22 @@ async def _create(services: Services, args: argparse.Namespace) -> int:
     emit(view, as_json=args.json)
     if secret is not None and not args.json:
         print("\nThe client secret is shown only this once: store it now.")
+    if not app.redirect_uris:
+        print(missing_redirect_note(app), file=sys.stderr)
     return 0
+
+
+def missing_redirect_note(app: App) -> str:
+    """What an app registered without a redirect URI cannot do yet, and how to fix that."""
+    can = (
+        " It can already get tokens for itself (client_credentials)."
+        if app.type.value == "web"
+        else ""
+    )
+    return (
+        f"note: {app.name} has no redirect URI, so it cannot sign users in yet.{can} Add one "
+        f"with: ostiary apps update {app.client_id} --redirect-uri URI"
+    )
 
 
 async def _list(services: Services, args: argparse.Namespace) -> int:

@@ -375,7 +375,7 @@ def demo_environment(port: int) -> dict[str, str]:
         **os.environ,
         "OSTIARY_ENVIRONMENT": "development",
         "OSTIARY_DATA_DIR": str(data_dir),
-        "OSTIARY_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'ostiary.db'}",
+        "OSTIARY_DATABASE_URL": f"sqlite:///{data_dir / 'ostiary.db'}",
         "OSTIARY_ISSUER": f"http://{HOST}:{port}",
     }
 
@@ -435,6 +435,15 @@ def desktop_command(data_dir: Path) -> str:
     return command
 
 
+def cli_command(data_dir: Path) -> str:
+    """The ``ostiary`` command that works on this demo's database: without OSTIARY_DATA_DIR the
+    CLI uses ``./.ostiary``, another database than the demo's."""
+    ostiary = Path(sys.executable).with_name("ostiary")
+    if Path.cwd() == REPO_ROOT and ostiary.is_relative_to(REPO_ROOT):
+        ostiary = ostiary.relative_to(REPO_ROOT)
+    return f"OSTIARY_DATA_DIR={shown(data_dir)} {ostiary}"
+
+
 def summary(settings: Settings, state: dict[str, Any], urls: Urls) -> str:
     user = state["user"]
     return f"""Ostiary demo: four apps that share one sign-in (data in {shown(settings.data_dir)})
@@ -447,6 +456,7 @@ def summary(settings: Settings, state: dict[str, Any], urls: Urls) -> str:
 
   Sign in as   {user["email"]}  password {user["password"]}
                ({ORG_NAME}, role {ROLE} with {PERMISSION}; also a dashboard administrator)
+  CLI          {cli_command(settings.data_dir)} apps list  (this demo's database)
 
 Logs in {shown(settings.data_dir / "logs")}/. Press Ctrl-C to stop."""
 

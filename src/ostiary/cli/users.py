@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from typing import Any
 
 from ostiary.cli.output import emit
 from ostiary.domain.users import ADMIN_ROLE, User
 from ostiary.services.container import Services
+from ostiary.services.errors import ServiceError
 
 __all__ = ["register"]
 
@@ -19,8 +21,15 @@ def register(sub: Any) -> None:
     create = cmds.add_parser("create", help="create a user")
     create.add_argument("--email", required=True)
     create.add_argument("--name")
-    create.add_argument(
+    password = create.add_mutually_exclusive_group()
+    password.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password.add_argument(
+        "--no-password",
+        action="store_true",
+        help="create the user without a password (they sign in with an emailed code or set one "
+        "through a password reset); without either flag, a terminal asks for the password",
     )
     create.add_argument("--email-verified", action="store_true", help="mark the email verified")
     create.add_argument("--json", action="store_true")
@@ -59,12 +68,36 @@ def _read_password() -> str:
     return line.rstrip("\r\n")
 
 
+def _ask_password() -> str:
+    """Ask on the terminal, twice, without echo."""
+    first = getpass.getpass("Password for the new user: ")
+    if getpass.getpass("The same password again: ") != first:
+        raise ServiceError("the two passwords differ; nothing was created")
+    return first
+
+
 async def _create(services: Services, args: argparse.Namespace) -> int:
-    password = _read_password() if args.password_stdin else None
+    password: str | None = None
+    if args.password_stdin:
+        password = _read_password()
+    elif not args.no_password:
+        if not sys.stdin.isatty():
+            raise ServiceError(
+                "no password given: pass --password-stdin and write it to standard input, or "
+                "--no-password to create a user who signs in with an emailed code or sets a "
+                "password through a reset"
+            )
+        password = _ask_password()
     user = await services.users.create(
         args.email, password=password, name=args.name, email_verified=args.email_verified
     )
     emit(user_view(user), as_json=args.json)
+    if password is None and not args.json:
+        print(
+            "note: this user has no password; they sign in with an emailed code (when "
+            "OSTIARY_LOGIN_METHODS allows it) or set one through “Forgot password?”",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -29,6 +29,7 @@ class App:
     type: AppType
     enforce_pkce: bool
     management_api_access: bool
+    introspect_all_tokens: bool  # a resource server: may introspect other clients' tokens
     third_party: bool
     access_token_ttl: int | None
     refresh_reuse_interval: int

@@ -91,6 +91,7 @@ class AuthorizationCode:
     created_at: datetime
     expires_at: datetime
     consumed_at: datetime | None = None
+    failed_at: datetime | None = None  # the request that consumed it failed: nothing issued
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

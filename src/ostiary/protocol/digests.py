@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ostiary.protocol.compare import secrets_equal
+
 __all__ = ["DecryptionError", "Digester", "KeyVault", "derive_key"]
 
 
@@ -40,11 +42,13 @@ class Digester:
         return key
 
     def digest(self, purpose: str, value: str) -> str:
-        return hmac.new(self._key(purpose), value.encode(), hashlib.sha256).hexdigest()
+        # surrogatepass: any text has a digest (a lone surrogate in a request must not raise)
+        data = value.encode("utf-8", "surrogatepass")
+        return hmac.new(self._key(purpose), data, hashlib.sha256).hexdigest()
 
     def matches(self, purpose: str, value: str, expected_digest: str) -> bool:
         """Constant-time comparison of ``value``'s digest with a stored one."""
-        return hmac.compare_digest(self.digest(purpose, value), expected_digest)
+        return secrets_equal(self.digest(purpose, value), expected_digest)
 
 
 class DecryptionError(Exception):

@@ -22,6 +22,7 @@ __all__ = [
     "OAuthError",
     "RequestNotSupported",
     "ServerError",
+    "TemporarilyUnavailable",
     "UnauthorizedClient",
     "UnknownClient",
     "UnsupportedGrantType",
@@ -83,6 +84,14 @@ class AccessDenied(OAuthError):
 class ServerError(OAuthError):
     error = "server_error"
     status_code = 500
+
+
+class TemporarilyUnavailable(OAuthError):
+    """RFC 6749 §4.1.2.1: the server cannot handle the request now (its database is out of
+    reach); the same request may succeed later."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
 
 
 class LoginRequired(OAuthError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
+
+from ostiary.protocol.compare import secrets_equal
 
 __all__ = ["VALID_CHALLENGE", "VALID_VERIFIER", "s256", "verifier_matches"]
 
@@ -19,6 +20,6 @@ def s256(verifier: str) -> str:
 
 
 def verifier_matches(verifier: str, challenge: str) -> bool:
-    if not VALID_VERIFIER.match(verifier):
+    if not VALID_VERIFIER.fullmatch(verifier):
         return False
-    return hmac.compare_digest(s256(verifier), challenge)
+    return secrets_equal(s256(verifier), challenge)

@@ -10,7 +10,9 @@ stable ``rule`` id and a full sentence for the user.  The rules, for development
 (``production=False``) and production:
 
 * **Text** (both): not empty, at most `MAX_URI_LENGTH` (256) characters, no whitespace or control
-  characters, no query string (``?``) and no fragment (``#``).  Non-ASCII hosts must be written in
+  characters, no query string (``?``) and no fragment (``#``); a back-channel logout URI alone may
+  have a non-empty query (Back-Channel Logout 1.0 §2.2), e.g. mod_auth_openidc's
+  ``https://app.example.com/redirect_uri?logout=backchannel``.  Non-ASCII hosts must be written in
   punycode, other non-ASCII characters percent-encoded.  Scheme and host are lower case, because
   URLs are compared character by character.
 * **Schemes**: ``http`` and ``https`` (development), ``https`` only (production), plus private-use
@@ -34,8 +36,9 @@ stable ``rule`` id and a full sentence for the user.  The rules, for development
 `match_redirect_uri` checks a presented ``redirect_uri`` or ``post_logout_redirect_uri`` against
 the registered list.  Matching is exact string equality (scheme, host, port, path and trailing
 slash all count), with two exceptions: a wildcard entry matches exactly one DNS label in place of
-``*``, and for native apps a loopback IP entry (``http://127.0.0.1/cb``, ``http://[::1]/cb``)
-matches the same URL on any port (RFC 8252 §7.3).  Registered entries are re-validated for the
+``*`` (letters, digits and hyphens, 1 to 63 characters, not starting or ending with a hyphen), and
+for native apps a loopback IP entry (``http://127.0.0.1/cb``, ``http://[::1]/cb``) matches the same
+URL on any port (RFC 8252 §7.3).  Registered entries are re-validated for the
 current environment, so an entry registered in development (localhost, wildcard, http) never
 matches in production.  A presented URI with a query, fragment, userinfo, whitespace or over 256
 characters never matches.
@@ -73,10 +76,11 @@ DANGEROUS_SCHEMES = frozenset(
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _PORT_RE = re.compile(r"[1-9][0-9]{0,4}")
 _DNS_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
-_WILDCARD_LABEL_RE = re.compile(r"[A-Za-z0-9\-]{1,63}")
+_WILDCARD_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
 _PATH_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/"
 )
+_QUERY_CHARS = _PATH_CHARS | {"?"}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _SHOWN_MAX = 80
 
@@ -97,6 +101,8 @@ _KIND_LABELS = {
     UriKind.BACKCHANNEL_LOGOUT: "Back-channel logout URI",
 }
 _WILDCARD_KINDS = frozenset({UriKind.REDIRECT, UriKind.POST_LOGOUT})
+# Back-Channel Logout 1.0 §2.2: the URI "MAY contain port, path, and query parameter components".
+_QUERY_KINDS = frozenset({UriKind.BACKCHANNEL_LOGOUT})
 _APP_NAMES = {"web": "a web app", "spa": "a single-page (SPA) app", "native": "a native app"}
 
 
@@ -183,11 +189,14 @@ def _check_app_type(app_type: str) -> None:
 
 def _validate(uri: str, *, kind: UriKind, app_type: str, production: bool) -> None:
     _check_kind_for_app(kind, app_type)
-    _check_text(uri)
+    _check_text(uri, query_allowed=kind in _QUERY_KINDS)
+    uri, _, query = uri.partition("?")
     scheme, rest = _split_scheme(uri)
     _check_scheme(scheme, kind=kind, app_type=app_type, production=production)
-    if "*" in uri:
+    if "*" in uri or "*" in query:
         _check_wildcard_allowed(kind, production)
+    if query:
+        _check_url_characters(query, what="the query", allowed=_QUERY_CHARS, rule="invalid_query")
     if scheme in WEB_SCHEMES:
         parts = _parse_web_uri(scheme, rest)
         _check_environment(parts, app_type=app_type, production=production)
@@ -205,8 +214,9 @@ def _check_kind_for_app(kind: UriKind, app_type: str) -> None:
         )
 
 
-def _check_text(uri: str) -> None:
-    """Rules on the raw text: empty, length, whitespace, control characters, '?' and '#'."""
+def _check_text(uri: str, *, query_allowed: bool = False) -> None:
+    """Rules on the raw text: empty, length, whitespace, control characters, '?' and '#'.
+    With `query_allowed` (back-channel logout URIs) a non-empty query may follow the path."""
     if not uri:
         raise _Refusal(
             "empty", "it is empty; enter a full URL such as 'https://app.example.com/callback'."
@@ -224,11 +234,22 @@ def _check_text(uri: str) -> None:
             f"it contains a fragment ({uri[uri.index('#') :]!r}); remove everything from '#' on, "
             "fragments are not allowed.",
         )
-    if "?" in uri:
+    if "?" in uri and query_allowed:
+        _check_query_not_empty(uri)
+    elif "?" in uri:
         raise _Refusal(
             "query",
             f"it contains a query string ({uri[uri.index('?') :]!r}); remove everything from "
             "'?' on. URLs are compared exactly, so carry data in the 'state' parameter instead.",
+        )
+
+
+def _check_query_not_empty(uri: str) -> None:
+    if uri.endswith("?"):
+        raise _Refusal(
+            "query",
+            "it ends with an empty query ('?'); remove the '?', or add the parameters the app "
+            "expects, e.g. '?logout=backchannel'.",
         )
 
 
@@ -337,7 +358,7 @@ def _check_custom_rest(scheme: str, rest: str) -> None:
         )
     if rest.startswith("//") and "@" in rest[2:].partition("/")[0]:
         raise _userinfo_refusal(rest[2:].partition("@")[0])
-    _check_path(rest, what="the URL")
+    _check_url_characters(rest, what="the URL", allowed=_PATH_CHARS, rule="invalid_path")
 
 
 # --------------------------------------------------------------------------- http(s) URLs
@@ -371,7 +392,7 @@ def _parse_web_uri(scheme: str, rest: str) -> _WebUri:
             "whole leftmost label of the host, e.g. 'https://*.example.com/cb'.",
         )
     _check_host(host)
-    _check_path(path, what="the path")
+    _check_url_characters(path, what="the path", allowed=_PATH_CHARS, rule="invalid_path")
     return _WebUri(scheme=scheme, host=host, port=port, path=path)
 
 
@@ -493,8 +514,9 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
-def _check_path(path: str, *, what: str) -> None:
-    for position, char in enumerate(path):
+def _check_url_characters(text: str, *, what: str, allowed: frozenset[str], rule: str) -> None:
+    """Every character of a path or query is an allowed URL character or a '%XX' escape."""
+    for position, char in enumerate(text):
         if not char.isascii():
             raise _Refusal(
                 "non_ascii",
@@ -502,17 +524,17 @@ def _check_path(path: str, *, what: str) -> None:
                 f"{urllib.parse.quote(char)!r}.",
             )
         if char == "%":
-            escape = path[position + 1 : position + 3]
+            escape = text[position + 1 : position + 3]
             if len(escape) != 2 or not _HEX_DIGITS.issuperset(escape):
                 raise _Refusal(
-                    "invalid_path",
+                    rule,
                     f"{what} has '%' not followed by two hex digits ({'%' + escape!r}); write a "
                     "literal '%' as '%25'.",
                 )
             continue
-        if char not in _PATH_CHARS:
+        if char not in allowed:
             raise _Refusal(
-                "invalid_path",
+                rule,
                 f"{what} contains {char!r}, which is not allowed in a URL; percent-encode it as "
                 f"{urllib.parse.quote(char)!r}.",
             )

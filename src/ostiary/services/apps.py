@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ostiary.domain.apps import MAX_ACTIVE_SECRETS, App, AppType, ClientSecret
 from ostiary.domain.ids import new_client_id, new_id, new_token
+from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.digests import Digester
 from ostiary.protocol.redirect_uris import RedirectUriError, UriKind, validate_registered_uri
 from ostiary.services.clock import Clock
@@ -36,6 +36,7 @@ UPDATABLE = frozenset(
         "name",
         "enforce_pkce",
         "management_api_access",
+        "introspect_all_tokens",
         "third_party",
         "access_token_ttl",
         "refresh_reuse_interval",
@@ -96,6 +97,7 @@ class AppService:
             type=kind,
             enforce_pkce=True,
             management_api_access=False,
+            introspect_all_tokens=False,
             third_party=False,
             access_token_ttl=None,
             refresh_reuse_interval=0,
@@ -156,6 +158,12 @@ class AppService:
                     "Only web apps can have management API access (it needs a client secret).",
                     rule="web_only",
                 )
+            if app.introspect_all_tokens:
+                raise InvalidInput(
+                    "introspect_all_tokens",
+                    "Only web apps can introspect tokens (it needs a client secret).",
+                    rule="web_only",
+                )
         self._check_ttl(app.access_token_ttl)
         if not 0 <= app.refresh_reuse_interval <= MAX_REFRESH_REUSE_INTERVAL:
             raise InvalidInput(
@@ -206,7 +214,11 @@ class AppService:
                 rule="ttl_exceeds_idle_timeout",
             )
         if not self._idle_timeout and ttl > 86400:
-            raise InvalidInput("access_token_ttl", "The access-token lifetime must be ≤ 86400 s.")
+            raise InvalidInput(
+                "access_token_ttl",
+                "The access-token lifetime must be ≤ 86400 s.",
+                rule="ttl_exceeds_idle_timeout",
+            )
 
     def _uri_problems(
         self, field: str, uris: Iterable[str], kind: UriKind, app: App
@@ -371,7 +383,7 @@ class AppService:
         presented = self._digest(secret)
         matched: ActiveSecret | None = None
         for active in secrets:  # every one compared, in constant time
-            if hmac.compare_digest(presented, active.digest):
+            if secrets_equal(presented, active.digest):
                 matched = active
         return app, matched
 

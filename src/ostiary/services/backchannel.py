@@ -21,9 +21,10 @@ from ostiary.services.keys import KeyService
 from ostiary.storage.apps import AppStore
 from ostiary.storage.backchannel import DeliveryStore
 from ostiary.storage.sessions import SessionStore
+from ostiary.storage.tokens import TokenStore
 
 if TYPE_CHECKING:
-    from ostiary.services.worker import Wakeup
+    from ostiary.runtime.worker import Wakeup
 
 __all__ = ["BackchannelService"]
 
@@ -38,6 +39,7 @@ class BackchannelService:
         self,
         deliveries: DeliveryStore,
         sessions: SessionStore,
+        tokens: TokenStore,
         apps: AppStore,
         keys: KeyService,
         events: AuthLog,
@@ -50,6 +52,7 @@ class BackchannelService:
         self._events = events
         self._deliveries = deliveries
         self._sessions = sessions
+        self._tokens = tokens
         self._apps = apps
         self._keys = keys
         self._clock = clock
@@ -109,11 +112,13 @@ class BackchannelService:
         return deliveries
 
     async def sweep_expired(self) -> int:
-        """End sessions past their idle or absolute expiry, with the same notices as a logout."""
+        """End sessions past their idle or absolute expiry, with the same notices as a logout;
+        forget old login transactions and revoked access tokens that have expired."""
         ended = 0
         for session in await self._sessions.due_for_expiry(self._clock.now()):
             ended += await self.end_session(session, SessionStatus.EXPIRED)
         await self._sessions.purge_transactions(self._clock.now() - timedelta(days=1))
+        await self._tokens.purge_revoked_access_tokens(self._clock.now())
         return ended
 
     # -- delivering ------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Verifying Ostiary's own access tokens (for userinfo, introspection and the management API).
 
 Signature first (named algorithms, keys from our JWKS), then claims: ``typ`` at+jwt, ``iss``,
-``exp``/``nbf``; then, for user tokens, the login behind it must still be alive.
+``exp``/``nbf``; then, in the database on every request (so on every node at once), the token
+must not have been revoked (RFC 7009, by its ``jti``) and, for user tokens, the login behind it
+must still be alive: for those, both in one query.
 """
 
 from __future__ import annotations
@@ -68,11 +70,22 @@ class BearerVerifier:
         self._verified = VerifiedTokens()
 
     async def verify(self, token: str, *, check_grant: bool = True) -> dict[str, Any]:
-        """The claims of a valid, live access token; raises InvalidToken otherwise."""
+        """The claims of a valid, live, unrevoked access token; raises InvalidToken otherwise.
+        Without ``check_grant``, the login behind a user token is not looked at."""
         claims = await self._verified_claims(token)
         if check_grant and "sid" in claims:
             await self._live_login(claims)
+        elif await self._tokens.access_token_revoked(str(claims.get("jti", ""))):
+            raise InvalidToken("The access token has been revoked.")
         return claims
+
+    async def revocable(self, token: str) -> dict[str, Any] | None:
+        """The claims of an access token we issued that has not expired (revoked or not, its
+        login alive or not): what revocation needs to know. None for anything else."""
+        try:
+            return await self._verified_claims(token)
+        except InvalidToken:
+            return None
 
     async def verify_user_token(self, token: str) -> tuple[dict[str, Any], User]:
         """A valid, live access token issued to a user (not an app), and that user."""
@@ -108,10 +121,12 @@ class BearerVerifier:
         return claims
 
     async def _live_login(self, claims: dict[str, Any]) -> GrantHolder:
-        grant_id = str(claims.get("jti", "")).split(".", 1)[0]
-        found = await self._tokens.grant_holder(grant_id)
+        jti = str(claims.get("jti", ""))
+        found = await self._tokens.grant_holder(jti.split(".", 1)[0], jti)
         if found is None:
             raise InvalidToken("The access token's login is unknown.")
+        if found.token_revoked:
+            raise InvalidToken("The access token has been revoked.")
         if not found.is_live(self._clock.now()) or found.session_id != claims["sid"]:
             raise InvalidToken("The access token's login has ended or was revoked.")
         return found

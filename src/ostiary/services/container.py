@@ -6,11 +6,13 @@ import dataclasses
 
 from ostiary.config import Settings
 from ostiary.protocol.digests import Digester
+from ostiary.runtime.worker import BackgroundWorker
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import AuthorizeService
 from ostiary.services.backchannel import BackchannelService
 from ostiary.services.bearer import BearerVerifier
 from ostiary.services.clock import Clock
+from ostiary.services.domains import DomainService
 from ostiary.services.email import EmailService
 from ostiary.services.email_flows import EmailFlows
 from ostiary.services.events import AuthLog
@@ -22,7 +24,6 @@ from ostiary.services.passwords import PasswordService
 from ostiary.services.sessions import SessionService
 from ostiary.services.tokens import TokenIntrospection, TokenService
 from ostiary.services.users import UserService
-from ostiary.services.worker import BackgroundWorker
 from ostiary.storage.db import Database
 
 __all__ = ["Services"]
@@ -47,6 +48,7 @@ class Services:
     backchannel: BackchannelService
     logout: LogoutService
     organizations: OrganizationService
+    domains: DomainService
     roles: RoleService
     events: AuthLog
     email: EmailService

@@ -21,7 +21,7 @@ from ostiary.services.clock import Clock
 from ostiary.storage.email import OutboxStore
 
 if TYPE_CHECKING:
-    from ostiary.services.worker import Wakeup
+    from ostiary.runtime.worker import Wakeup
 
 __all__ = ["EmailService"]
 
@@ -47,6 +47,7 @@ SUBJECTS = {
     "verify_email": "Verify your email address",
     "password_reset": "Reset your password",
     "sign_in": "Your sign-in code",
+    "account_exists": "You already have an account",
 }
 
 

@@ -17,6 +17,7 @@ from ostiary.domain.ids import new_id, new_token
 from ostiary.domain.sessions import SessionStatus
 from ostiary.domain.users import User, normalize_email
 from ostiary.domain.wording import counted
+from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.digests import Digester
 from ostiary.services.clock import Clock
 from ostiary.services.email import EmailService
@@ -195,6 +196,35 @@ class EmailFlows:
         await self._user_store.mark_email_verified(user.id, self._clock.now())
         return await self._users.get(user.id), challenge
 
+    async def tell_account_exists(self, email: str, *, ip: str | None) -> None:
+        """Someone signed up with an email that has an account: tell its owner (with a link to
+        reset the password, in case they forgot it) instead of telling the person at the form.
+        The link is not tied to that person's authorization request: whoever filled the form
+        may not be the owner. Counts against the same limits as every other email; a limited
+        request sends nothing and still answers like a new sign-up."""
+        normalized = normalize_email(email)
+        user = await self._user_store.get_by_email(normalized)
+        if user is None:  # deleted in between: nothing to tell
+            return
+        try:
+            await self._check_limits(normalized, ip)
+        except EmailRateLimited:
+            return
+        ttl = LINK_TTL[ChallengePurpose.RESET]
+        _, link, _ = await self._challenge(
+            ChallengePurpose.RESET, normalized, user, ttl=ttl, ip=ip, txn_id=None,
+            invalidate_previous=True,
+        )  # fmt: skip
+        await self._email.send(
+            "account_exists",
+            user.email,
+            {
+                "email": user.email,
+                "link": f"{self._settings.issuer}/ui/password/reset?token={link}",
+                "minutes": ttl // 60,
+            },
+        )
+
     # -- password reset --------------------------------------------------------------------
 
     async def request_password_reset(
@@ -306,9 +336,11 @@ class EmailFlows:
 
     async def finish_with_link(self, token: str, browser_id: str | None) -> SignInResult:
         challenge = await self._by_link(token, ChallengePurpose.SIGN_IN)
+        presented = self.browser_digest(browser_id)
         if self._settings.magic_link_same_browser and (
             challenge.browser_digest is None
-            or challenge.browser_digest != self.browser_digest(browser_id)
+            or presented is None
+            or not secrets_equal(presented, challenge.browser_digest)
         ):
             raise ChallengeFailed(
                 "other_browser",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import functools
 import json
-import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,26 +15,27 @@ from ostiary.domain.ids import new_id
 from ostiary.domain.keys import (
     SigningKey,
     current_signing_key,
-    key_status,
+    in_rotation_order,
+    key_statuses,
     next_change,
+    pending_keys,
     published_keys,
+    superseded_keys,
 )
 from ostiary.protocol import jose
 from ostiary.protocol.digests import KeyVault
+from ostiary.runtime.signing_processes import SigningProcesses
 from ostiary.services.clock import Clock
-from ostiary.services.offload import OffloadThreads
-from ostiary.services.signing_processes import SigningProcesses
 from ostiary.storage.keys import KeyStore
 
-__all__ = ["KeyInfo", "KeyService"]
+__all__ = ["KeyInfo", "KeyService", "RotatedKey"]
 
 CACHE_SECONDS = 5.0  # how long one process trusts its copy of the key table
 CLOCK_SKEW = timedelta(minutes=2)
 # RSA signing is the costliest step of a token response (0.3-0.9 ms per JWT here). A serving
-# worker signs in child processes (services/signing_processes.py says why); elsewhere (the CLI,
-# tests, an app built by hand) on threads, as cryptography releases the GIL while it signs: a
-# thread per core (services/offload.py says how results return).
-SIGNERS = OffloadThreads(os.cpu_count() or 1, "ostiary-sign")
+# worker signs in child processes (runtime/signing_processes.py says why); elsewhere (the CLI,
+# tests, an app built by hand, OSTIARY_SIGNING_PROCESSES=0) on the event loop's default thread
+# pool through asyncio.to_thread, as cryptography releases the GIL while it signs.
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,9 +73,18 @@ class _KeyView:
 class KeyInfo:
     kid: str
     algorithm: str
-    status: str
+    status: str  # next | active | retired | superseded | expired (domain/keys.py)
     created_at: str
     activates_at: str
+    superseded_by: str | None = None  # the key of the later rotation that superseded it
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RotatedKey(KeyInfo):
+    """The key a rotation added, and the keys that were waiting to sign and which it
+    superseded: those never sign (the newest rotation wins, domain/keys.py)."""
+
+    superseded: tuple[KeyInfo, ...] = ()
 
 
 class KeyService:
@@ -110,12 +119,26 @@ class KeyService:
         if not await self._store.all():
             await self._create(delay=0)
 
-    async def rotate(self, delay: int | None = None) -> KeyInfo:
+    async def rotate(self, delay: int | None = None) -> RotatedKey:
         """Add a key that is published now and signs after ``delay`` seconds (default from
-        config), so relying parties have fetched it before they meet a token it signed."""
+        config), so relying parties have fetched it before they meet a token it signed. A key
+        still waiting to sign is superseded by it and never signs; the result names it."""
         key = await self._create(self._activation_delay if delay is None else delay)
         keys, retention = await self._load(fresh=True)
-        return self._info(key, keys, retention)
+        infos = self._infos(keys, retention)
+        superseded = superseded_keys(keys)
+        return RotatedKey(
+            **dataclasses.asdict(infos[key.kid]),
+            superseded=tuple(
+                infos[kid] for kid, after in superseded.items() if after.kid == key.kid
+            ),
+        )
+
+    async def pending(self) -> list[KeyInfo]:
+        """The keys waiting to sign: the ones a rotation made now would supersede."""
+        keys, retention = await self._load(fresh=True)
+        infos = self._infos(keys, retention)
+        return [infos[key.kid] for key in pending_keys(keys, self._clock.now())]
 
     async def _create(self, delay: int) -> SigningKey:
         now = self._clock.now()
@@ -174,17 +197,25 @@ class KeyService:
         return {"keys": [key.public_jwk for key in keys]}
 
     async def all(self) -> list[KeyInfo]:
+        """Every key, the latest rotation first."""
         keys, retention = await self._load(fresh=True)
-        return [self._info(key, keys, retention) for key in reversed(keys)]
+        infos = self._infos(keys, retention)
+        return [infos[key.kid] for key in reversed(in_rotation_order(keys))]
 
-    def _info(self, key: SigningKey, keys: list[SigningKey], retention: timedelta) -> KeyInfo:
-        return KeyInfo(
-            kid=key.kid,
-            algorithm=key.algorithm,
-            status=key_status(key, keys, self._clock.now(), retention),
-            created_at=key.created_at.isoformat(),
-            activates_at=key.activates_at.isoformat(),
-        )
+    def _infos(self, keys: list[SigningKey], retention: timedelta) -> dict[str, KeyInfo]:
+        statuses = key_statuses(keys, self._clock.now(), retention)
+        superseded = superseded_keys(keys)
+        return {
+            key.kid: KeyInfo(
+                kid=key.kid,
+                algorithm=key.algorithm,
+                status=statuses[key.kid],
+                created_at=key.created_at.isoformat(),
+                activates_at=key.activates_at.isoformat(),
+                superseded_by=superseded[key.kid].kid if key.kid in superseded else None,
+            )
+            for key in keys
+        }
 
     async def signing_key(self) -> tuple[str, str, jose.PrivateKey]:
         """``(kid, algorithm, private key)`` of the key that signs now."""
@@ -210,7 +241,5 @@ class KeyService:
         if self.processes is not None:
             signature = await self.processes.sign(kid, algorithm, pem, unsigned)
         else:
-            signature = await SIGNERS.run(
-                functools.partial(jose.signature, unsigned, private, algorithm)
-            )
+            signature = await asyncio.to_thread(jose.signature, unsigned, private, algorithm)
         return jose.signed(unsigned, signature)

@@ -20,6 +20,7 @@ from ostiary.domain.apps import App
 from ostiary.domain.sessions import Session, SessionStatus
 from ostiary.domain.users import User
 from ostiary.protocol import jose
+from ostiary.protocol.authorize import MAX_PARAM_LENGTH
 from ostiary.protocol.jose import ALGORITHMS
 from ostiary.protocol.redirect_uris import match_redirect_uri
 from ostiary.services.errors import NotFound, ServiceError
@@ -45,6 +46,12 @@ class LogoutPlan:
     params: dict[str, str]  # carried through the confirmation form
 
 
+def _check_state(state: str | None) -> None:
+    """The same limit as at /oauth/authorize: ``state`` goes back in the redirect's URL."""
+    if state is not None and len(state) > MAX_PARAM_LENGTH:
+        raise LogoutError(f"state is longer than {MAX_PARAM_LENGTH} characters.")
+
+
 class LogoutService:
     def __init__(
         self,
@@ -64,6 +71,7 @@ class LogoutService:
         self._production = production
 
     async def plan(self, params: Mapping[str, str], session: Session | None) -> LogoutPlan:
+        _check_state(params.get("state"))
         hint = params.get("id_token_hint") or None
         claims = await self._verify_hint(hint) if hint else None
         app = await self._client(params.get("client_id") or None, claims)

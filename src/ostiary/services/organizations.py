@@ -120,7 +120,7 @@ class RoleService:
         return role
 
     async def _check(self, role: Role) -> None:
-        if not ROLE_NAME_RE.match(role.name):
+        if not ROLE_NAME_RE.fullmatch(role.name):
             raise InvalidInput(
                 "name", "A role name is 1–64 lower-case letters, digits, '-' or '_', from a letter."
             )
@@ -131,7 +131,7 @@ class RoleService:
                 "permissions", f"A role holds at most {MAX_PERMISSIONS_PER_ROLE} permissions."
             )
         for permission in role.permissions:
-            if not PERMISSION_RE.match(permission):
+            if not PERMISSION_RE.fullmatch(permission):
                 raise InvalidInput(
                     "permissions",
                     f"{permission!r} is not a permission: use resource:action, e.g. invoices:read.",
@@ -140,11 +140,15 @@ class RoleService:
             roles = {r.name: r for r in await self._store.all()}
             roles[role.name] = role
             if role.extends not in roles:
-                raise InvalidInput("extends", f"There is no role {role.extends!r} to extend.")
+                raise InvalidInput(
+                    "extends", f"There is no role {role.extends!r} to extend.", rule="unknown_role"
+                )
             seen, current = {role.name}, roles[role.extends]
             while True:
                 if current.name in seen:
-                    raise InvalidInput("extends", "Roles cannot extend each other in a circle.")
+                    raise InvalidInput(
+                        "extends", "Roles cannot extend each other in a circle.", rule="role_cycle"
+                    )
                 seen.add(current.name)
                 if current.extends is None or current.extends not in roles:
                     break
@@ -160,7 +164,7 @@ class RoleService:
         return await self._store.permissions()
 
     async def create_permission(self, name: str, description: str | None = None) -> Permission:
-        if not PERMISSION_RE.match(name):
+        if not PERMISSION_RE.fullmatch(name):
             raise InvalidInput("name", f"{name!r} is not a permission: use resource:action.")
         permission = Permission(name=name, description=description, created_at=self._clock.now())
         try:
@@ -249,7 +253,7 @@ class OrganizationService:
     def _check(self, org: Organization) -> None:
         if not 1 <= len(org.display_name) <= 200:
             raise InvalidInput("display_name", "The display name must be 1 to 200 characters.")
-        if not SLUG_RE.match(org.slug):
+        if not SLUG_RE.fullmatch(org.slug):
             raise InvalidInput(
                 "slug", "A slug is 1–63 lower-case letters, digits and inner hyphens."
             )
@@ -265,6 +269,15 @@ class OrganizationService:
         org = await self._store.get(org_id)
         if org is None:
             raise NotFound(f"No organization {org_id!r}.")
+        return org
+
+    async def find(self, ref: str) -> Organization:
+        """An organization by id (``org_…``) or slug."""
+        org = await (
+            self._store.get(ref) if ref.startswith("org_") else self._store.get_by_slug(ref)
+        )
+        if org is None:
+            raise NotFound(f"No organization {ref!r} (give its org_… id or its slug).")
         return org
 
     async def all(self) -> list[Organization]:
@@ -374,7 +387,9 @@ class OrganizationService:
         known = {r.name for r in await self._roles.all()}
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise InvalidInput("roles", f"Unknown role(s): {', '.join(unknown)}.")
+            raise InvalidInput(
+                "roles", f"Unknown role(s): {', '.join(unknown)}.", rule="unknown_role"
+            )
         return tuple(dict.fromkeys(names))
 
     async def page(self, *, after: str | None, limit: int) -> Page[Organization]:

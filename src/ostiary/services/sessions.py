@@ -14,9 +14,8 @@ from ostiary.services.errors import NotFound
 from ostiary.storage.pages import Page
 from ostiary.storage.sessions import SessionStore
 
-__all__ = ["COOKIE_NAME", "SessionService"]
+__all__ = ["SessionService"]
 
-COOKIE_NAME = "ostiary_session"
 PURPOSE = "session"
 TOUCH_EVERY = timedelta(seconds=60)  # write last-active at most this often
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 from prometheus_client import Counter
 
@@ -28,13 +28,12 @@ from ostiary.protocol.errors import (
     InvalidToken,
     UnauthorizedClient,
     UnsupportedGrantType,
-    UnsupportedTokenType,
 )
 from ostiary.protocol.pkce import verifier_matches
 from ostiary.protocol.scopes import MANAGEMENT_SCOPES, parse_scope
 from ostiary.services.apps import AppService
 from ostiary.services.authorize import CODE_PURPOSE
-from ostiary.services.bearer import BearerVerifier
+from ostiary.services.bearer import LEEWAY, BearerVerifier
 from ostiary.services.clock import Clock
 from ostiary.services.events import AuthEvent, AuthLog
 from ostiary.services.keys import KeyService
@@ -151,24 +150,39 @@ class TokenService:
             raise InvalidGrant("The authorization code is invalid.")
         code, first_use, login = consumed
         if not first_use:
-            # RFC 6749 §4.1.2: a code used twice revokes everything issued from it.
-            await self._tokens.revoke_grant(code.grant_id, self._clock.now())
-            await self._events.record(
-                AuthEvent.CODE_REUSED,
-                user_id=code.user_id,
-                client_id=code.client_id,
-                session_id=code.session_id,
-            )
-            raise InvalidGrant(
-                "The authorization code was already used; tokens issued from it are revoked."
-            )
-        self._check_code(code, app, redirect_uri, verifier)
-        if login is None or not login.session.is_live(self._clock.now()):
-            raise InvalidGrant("The sign-in session behind this code has ended.")
+            await self._code_reused(code)
+        try:
+            self._check_code(code, app, redirect_uri, verifier)
+            if login is None or not login.session.is_live(self._clock.now()):
+                raise InvalidGrant("The sign-in session behind this code has ended.")
+        except InvalidGrant:
+            # The code is used up all the same (a wrong code_verifier must not be retried).
+            await self._tokens.code_failed(digest, self._clock.now())
+            raise
         return await self._issue(
             app, login.user, login.session, code.grant_id, code.scope, code.nonce,
             with_id_token=True,
         )  # fmt: skip
+
+    async def _code_reused(self, code: AuthorizationCode) -> NoReturn:
+        """A code presented again: always refused, and said truthfully why. RFC 6749 §4.1.2: a
+        code that was redeemed and is used again revokes everything issued from it; a code whose
+        first redemption failed issued nothing."""
+        await self._events.record(
+            AuthEvent.CODE_REUSED,
+            user_id=code.user_id,
+            client_id=code.client_id,
+            session_id=code.session_id,
+        )
+        if code.failed_at is not None:
+            raise InvalidGrant(
+                "This authorization code was already used by a request that failed; start a "
+                "new authorization."
+            )
+        await self._tokens.revoke_grant(code.grant_id, self._clock.now())
+        raise InvalidGrant(
+            "The authorization code was already used; tokens issued from it are revoked."
+        )
 
     def _check_code(
         self, code: AuthorizationCode, app: App, redirect_uri: str, verifier: str | None
@@ -389,21 +403,34 @@ class TokenIntrospection:
         return {"sub": user.id, **build.user_claims(user, scope)}
 
     async def revoke(self, form: Mapping[str, str], creds: ClientCredentials) -> None:
-        """Revoke a refresh token (and its family). Unknown tokens are not an error (RFC 7009
-        §2.2). Access tokens are short-lived JWTs: revoke the refresh token of their login."""
+        """Revoke a refresh token (and its family) or one access token (until it expires).
+        Unknown tokens, and tokens issued to another client, are not an error and nothing
+        happens (RFC 7009 §2.2). The two kinds cannot be mistaken for each other (an access
+        token is a JWT, a refresh token has no dots), so ``token_type_hint`` is not needed to
+        find the token (§2.1 lets the server look beyond the hint)."""
         app = await self._tokens.authenticate_client(creds)
         token = _required(form, "token")
-        hint = form.get("token_type_hint")
-        if hint == "access_token" or (hint is None and token.count(".") == 2):
-            raise UnsupportedTokenType(
-                "Access tokens are short-lived JWTs and cannot be revoked one by one; revoke "
-                "the refresh token, which ends every token of that login."
-            )
+        if token.count(".") == 2:
+            await self._revoke_access(app, token)
+            return
         digest = self._digester.digest(REFRESH_PURPOSE, token)
         found = await self._store.refresh_login(digest)
         if found is None or found[0].app_id != app.id:
             return  # RFC 7009: invalid tokens (or another client's) get 200 and nothing happens
         await self._store.revoke_grant(found[0].grant_id, self._clock.now())
+
+    async def _revoke_access(self, app: App, token: str) -> None:
+        """Only the client the token was issued to may revoke it; the login it belongs to (and
+        its refresh token) stays alive."""
+        claims = await self._bearer.revocable(token)
+        if claims is None or claims.get("client_id") != app.client_id:
+            return
+        jti, exp = claims.get("jti"), claims.get("exp")
+        if not isinstance(jti, str) or not jti or not isinstance(exp, int):
+            return
+        # Kept as long as any check would still accept the token (its exp plus the leeway).
+        expires_at = datetime.fromtimestamp(exp + LEEWAY, UTC)
+        await self._store.revoke_access_token(jti, app.client_id, self._clock.now(), expires_at)
 
     async def introspect(self, form: Mapping[str, str], creds: ClientCredentials) -> dict[str, Any]:
         app = await self._tokens.authenticate_client(creds)
@@ -412,13 +439,15 @@ class TokenIntrospection:
         token = _required(form, "token")
         hint = form.get("token_type_hint")
         if hint != "refresh_token" and token.count(".") == 2:
-            return await self._introspect_access(token)
+            return await self._introspect_access(app, token)
         return await self._introspect_refresh(app, token)
 
-    async def _introspect_access(self, token: str) -> dict[str, Any]:
+    async def _introspect_access(self, app: App, token: str) -> dict[str, Any]:
         try:
             claims = await self._bearer.verify(token)
         except InvalidToken:
+            return {"active": False}
+        if not _may_introspect(app, claims):
             return {"active": False}
         keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid")
         return {
@@ -434,7 +463,7 @@ class TokenIntrospection:
         refresh, login = found
         session = login.session
         live = (
-            refresh.app_id == app.id
+            refresh.app_id == app.id  # a refresh token goes to its client only, ever
             and refresh.revoked_at is None
             and refresh.rotated_at is None
             and session.is_live(self._clock.now())
@@ -451,6 +480,17 @@ class TokenIntrospection:
             "iat": int(refresh.created_at.timestamp()),
             "exp": int(session.absolute_expires_at.timestamp()),
         }
+
+
+def _may_introspect(app: App, claims: Mapping[str, Any]) -> bool:
+    """An app learns about an access token only if it was issued to it or is meant for it (its
+    audience), or if it is a resource server allowed to introspect every access token.
+    Otherwise it is told ``{"active": false}`` (RFC 7662 §2.2), as for a token it cannot know."""
+    if app.introspect_all_tokens or claims.get("client_id") == app.client_id:
+        return True
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    return app.client_id in audiences
 
 
 def _required(form: Mapping[str, str], name: str) -> str:

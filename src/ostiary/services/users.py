@@ -60,7 +60,7 @@ class UserService:
         metadata: dict[str, Any] | None = None,
     ) -> User:
         email = email.strip()
-        if len(email) > 320 or not EMAIL_RE.match(email):
+        if len(email) > 320 or not EMAIL_RE.fullmatch(email):
             raise InvalidInput("email", f"{email!r} is not a valid email address.")
         if password is not None:
             self.check_password_rules(password)
@@ -127,7 +127,7 @@ class UserService:
             )
         if "email" in changes:
             email = str(changes["email"]).strip()
-            if len(email) > 320 or not EMAIL_RE.match(email):
+            if len(email) > 320 or not EMAIL_RE.fullmatch(email):
                 raise InvalidInput("email", f"{email!r} is not a valid email address.")
             changes["email"] = email
             if email.lower() != user.email.lower():

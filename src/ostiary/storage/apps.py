@@ -38,6 +38,7 @@ def _app(row: AnyRow) -> App:
         type=AppType(m["type"]),
         enforce_pkce=m["enforce_pkce"],
         management_api_access=m["management_api_access"],
+        introspect_all_tokens=m["introspect_all_tokens"],
         third_party=m["third_party"],
         access_token_ttl=m["access_token_ttl"],
         refresh_reuse_interval=m["refresh_reuse_interval"],

@@ -17,6 +17,16 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import greenlet_spawn
 
 from ostiary.storage.changes import ChangeFeed, Changes
+from ostiary.storage.connection_loss import (
+    ConnectionLost,
+    DatabaseUnavailable,
+    ReadingConnection,
+    lost,
+    open_connection,
+    refuse_closed_on_checkout,
+    unreachable,
+    warn,
+)
 from ostiary.storage.prepared import Prepared, PreparedRow, Writer
 from ostiary.storage.sqlite_inline import SQLiteDatabase
 
@@ -26,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Database",
     "DatabaseConnection",
+    "DatabaseUnavailable",
     "PostgresEngine",
     "create_engine",
     "current_revision",
@@ -38,6 +49,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_S = 30
 # How long a PostgreSQL request waits for one of the pool's connections.
 POOL_WAIT_S = 30
+UNAVAILABLE = "The database connection was lost; try again shortly."
 T = TypeVar("T")
 
 
@@ -129,13 +141,20 @@ class PostgresEngine(AsyncEngine):
     slowest requests wait far longer than the rest: at 64 connections on a pool of 10, refresh
     p99 was 700-860 ms at a p50 of 230-270 ms. A first-come, first-served semaphore (one per
     event loop) with as many places as the pool hands out the connections instead, so the pool
-    itself never has a waiter (p99 340-400 ms, same throughput)."""
+    itself never has a waiter (p99 340-400 ms, same throughput).
+
+    Lost connections (a restart, a failover, ``pg_terminate_backend``): a closed one is replaced
+    before use, a read is read again once, anything else ends in ``DatabaseUnavailable``
+    (answered 503), and none goes back to the pool broken: ``connection_loss`` says which and
+    why."""
 
     __slots__ = ("_changes", "_places", "_reader", "_states")
 
     def __init__(self, sync_engine: Any, *, pool_size: int) -> None:
         super().__init__(sync_engine)
         self._changes: ChangeFeed | None = None
+        # A connection the server closed while it sat in the pool is replaced at checkout.
+        sa.event.listen(sync_engine.pool, "checkout", refuse_closed_on_checkout)
         # Shares the pool: connections are set to autocommit on checkout and reset on return.
         self._reader = AsyncEngine(sync_engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._places = pool_size
@@ -175,18 +194,45 @@ class PostgresEngine(AsyncEngine):
         connection goes back first, as the pool may have none free without it (``_driver``)."""
         async with self._turn() as state:
             if state.kept:
-                await greenlet_spawn(state.kept.pop().close)
+                record = state.kept.pop()
+                if record.driver_connection.is_closed():  # ended by the server while kept
+                    await greenlet_spawn(record.invalidate)
+                await greenlet_spawn(record.close)
             yield
 
     @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:  # type: ignore[override]
-        async with self._pool_turn(), self._reader.connect() as conn:
-            yield conn
+    async def connect(self) -> AsyncIterator[ReadingConnection]:  # type: ignore[override]
+        """Reads: a ``SELECT`` whose connection is lost runs again on another
+        (``connection_loss``)."""
+        async with self._pool_turn():
+            reading = ReadingConnection(self._reader, await open_connection(self._reader))
+            try:
+                yield reading
+            except sa.exc.DBAPIError as err:
+                if lost(err):
+                    warn(err, "a read", "answering 503")
+                    raise ConnectionLost(UNAVAILABLE) from err
+                raise
+            finally:
+                await reading.close()
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self._pool_turn(), AsyncConnection(self) as conn, conn.begin():
-            yield conn
+        """A write transaction. A connection the server closed while it was idle is replaced
+        at checkout; one lost after that ends in ``ConnectionLost``, as the transaction may or
+        may not have been committed (``connection_loss``)."""
+        async with self._pool_turn():
+            conn = await open_connection(self)
+            try:
+                async with conn.begin():
+                    yield conn
+            except sa.exc.DBAPIError as err:
+                if lost(err):
+                    warn(err, "a write", "answering 503 (not known to be written)")
+                    raise ConnectionLost(UNAVAILABLE) from err
+                raise
+            finally:
+                await conn.close()
 
     async def fetch(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
         """A prepared read on one of the pool's connections, through asyncpg itself (which
@@ -195,56 +241,141 @@ class PostgresEngine(AsyncEngine):
         136 µs (asyncpg alone: 55 µs; the rest was the pool's check-out and return, which the
         connections kept between turns now skip: see ``_driver``). No transaction is begun:
         asyncpg runs the statement in autocommit, so a kept connection is left with nothing
-        to roll back."""
-        async with self._driver() as driver:
-            reader = _PostgresWriter(driver, self.sync_engine.dialect)
-            return await reader.rows(prepared, parameters)
+        to roll back. A read that loses its connection reads again, once, on another."""
+        dialect = self.sync_engine.dialect
+        try:
+            async with self._driver() as driver:
+                return await _PostgresWriter(driver, dialect).rows(prepared, parameters)
+        except ConnectionLost as err:
+            warn(err.__cause__ or err, "a read", "reading again on another connection")
+        try:
+            async with self._driver() as driver:
+                return await _PostgresWriter(driver, dialect).rows(prepared, parameters)
+        except ConnectionLost as err:
+            warn(err.__cause__ or err, "a read", "answering 503")
+            raise
 
     async def write(self, prepared: Prepared, parameters: Mapping[str, Any]) -> Sequence[Any]:
-        # asyncpg runs it in autocommit: one round trip, where BEGIN and COMMIT make three.
-        return await self.fetch(prepared, parameters)
+        """asyncpg runs it in autocommit: one round trip, where BEGIN and COMMIT make three.
+        Never sent twice: a lost connection ends in ``ConnectionLost``."""
+        try:
+            async with self._driver() as driver:
+                return await _PostgresWriter(driver, self.sync_engine.dialect).rows(
+                    prepared, parameters
+                )
+        except ConnectionLost as err:
+            warn(err.__cause__ or err, "a write", "answering 503 (not known to be written)")
+            raise
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[Writer]:
         """A write transaction of prepared statements, on asyncpg as ``fetch`` is."""
-        async with self._driver() as driver, driver.transaction():
-            yield _PostgresWriter(driver, self.sync_engine.dialect)
+        try:
+            async with self._driver(begin=True) as driver:
+                yield _PostgresWriter(driver, self.sync_engine.dialect)
+        except ConnectionLost as err:
+            warn(err.__cause__ or err, "a write", "answering 503 (not known to be written)")
+            raise
 
     @contextlib.asynccontextmanager
-    async def _driver(self) -> AsyncIterator[Any]:
-        """The asyncpg connection of one of the pool's connections, taken in turn.
+    async def _driver(self, *, begin: bool = False) -> AsyncIterator[Any]:
+        """The asyncpg connection of one of the pool's connections, taken in turn; with
+        ``begin``, in a transaction committed at the end of the block.
 
         Kept: a connection that ends its turn idle (no transaction, not closed) stays checked
         out of the pool for the next turn rather than going back. A check-out and a return
         cost two greenlet switches and the pool's bookkeeping and events. The pool never runs
         short for it: a turn holds at most one connection and a kept one was a turn's, so
         turns plus kept connections never outnumber the pool's, and a turn that checks out
-        through SQLAlchemy returns a kept connection first (``_pool_turn``)."""
-        import asyncpg  # loaded by the dialect already; SQLite deployments never load it
+        through SQLAlchemy returns a kept connection first (``_pool_turn``).
 
+        A connection lost during the block (closed by the server, or by asyncpg after an
+        error it could not recover from) ends in ``ConnectionLost`` and is not kept or given
+        back to the pool."""
         async with self._turn() as state:
-            if state.kept:
-                record = state.kept.pop()
+            kept = state.kept
+            if kept and not begin and not kept[-1].driver_connection.is_closed():
+                record = kept.pop()  # the hot path: a kept connection, no transaction
+                driver, transaction = record.driver_connection, None
             else:
-                record = await greenlet_spawn(self.sync_engine.pool.connect)
-            driver: Any = record.driver_connection
+                record, driver, transaction = await self._take(state, begin=begin)
             try:
                 yield driver
+                if transaction is not None:
+                    await transaction.commit()
             except BaseException as err:
-                if driver.is_closed():
-                    # Lost. As SQLAlchemy does on a disconnect, the idle connections (likely
-                    # lost the same way, as by a server restart) are closed too.
-                    await greenlet_spawn(record.invalidate, err)
-                    await self._return_kept(state, lost=err)
-                    await greenlet_spawn(self.sync_engine.pool.dispose)
-                elif isinstance(err, (asyncpg.InterfaceError, OSError, asyncio.CancelledError)):
-                    await greenlet_spawn(record.invalidate, err)  # in an unknown state
-                await greenlet_spawn(record.close)
+                if transaction is not None and driver.is_in_transaction():
+                    await self._roll_back(transaction, err)
+                if await self._let_go(state, record, err):
+                    raise ConnectionLost(UNAVAILABLE) from err
                 raise
             if driver.is_closed() or driver.is_in_transaction():
+                await greenlet_spawn(record.invalidate)  # not fit for another turn
                 await greenlet_spawn(record.close)
             else:
                 state.kept.append(record)
+
+    async def _take(self, state: _LoopState, *, begin: bool) -> tuple[Any, Any, Any]:
+        """A live connection (its transaction begun, with ``begin``): one that is found closed,
+        or whose BEGIN fails because it was lost, is let go and another taken, once: nothing
+        that writes was sent on it."""
+        for last in (False, True):
+            record = state.kept.pop() if state.kept else await self._checkout()
+            driver: Any = record.driver_connection
+            try:
+                if driver.is_closed():
+                    raise ConnectionResetError("closed by the server while idle")
+                transaction = driver.transaction() if begin else None
+                if transaction is not None:
+                    await transaction.start()
+                return record, driver, transaction
+            except BaseException as err:
+                if not await self._let_go(state, record, err):
+                    raise
+                if last:
+                    warn(err, "a checkout", "answering 503")
+                    raise DatabaseUnavailable(UNAVAILABLE) from err
+                warn(err, "a checkout", "taking another connection")
+        raise AssertionError("unreachable")
+
+    async def _checkout(self) -> Any:
+        try:
+            return await greenlet_spawn(self.sync_engine.pool.connect)
+        except Exception as err:
+            if unreachable(err, self.sync_engine.dialect.loaded_dbapi.Error):
+                warn(err, "a checkout", "answering 503")
+                raise DatabaseUnavailable(UNAVAILABLE) from err
+            raise
+
+    @staticmethod
+    async def _roll_back(transaction: Any, err: BaseException) -> None:
+        """After a failed statement; a rollback that fails too leaves the connection in a
+        transaction, which ``_let_go`` then invalidates."""
+        if isinstance(err, asyncio.CancelledError):
+            return  # a statement may still be running: the connection is invalidated instead
+        with contextlib.suppress(Exception):
+            await transaction.rollback()
+
+    async def _let_go(self, state: _LoopState, record: Any, err: BaseException) -> bool:
+        """Give back a connection whose turn failed; True when it was lost. A lost connection
+        is invalidated, and so are the idle ones (likely lost the same way, as by a server
+        restart), as SQLAlchemy does on a disconnect. One in an unknown state (cancelled, an
+        error of the driver or the socket, still in a transaction) is invalidated too: none
+        goes back to the pool broken."""
+        import asyncpg  # loaded by the dialect already; SQLite deployments never load it
+
+        driver = record.driver_connection
+        was_lost: bool = driver.is_closed()
+        if was_lost:
+            await greenlet_spawn(record.invalidate, err)
+            await self._return_kept(state, lost=err)
+            await greenlet_spawn(self.sync_engine.pool.dispose)
+        elif driver.is_in_transaction() or isinstance(
+            err, (asyncpg.InterfaceError, OSError, asyncio.CancelledError)
+        ):
+            await greenlet_spawn(record.invalidate, err)
+        await greenlet_spawn(record.close)
+        return was_lost
 
     @staticmethod
     async def _return_kept(state: _LoopState, *, lost: BaseException | None = None) -> None:

@@ -95,6 +95,13 @@ class OrganizationStore:
             ).first()
         return None if row is None else _org(row)
 
+    async def get_by_slug(self, slug: str) -> Organization | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(organizations).where(organizations.c.slug == slug))
+            ).first()
+        return None if row is None else _org(row)
+
     async def by_ids(self, org_ids: list[str]) -> dict[str, Organization]:
         if not org_ids:
             return {}

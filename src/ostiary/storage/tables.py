@@ -30,6 +30,7 @@ __all__ = [
     "outbox",
     "permissions",
     "refresh_tokens",
+    "revoked_access_tokens",
     "roles",
     "sessions",
     "signing_keys",
@@ -93,6 +94,8 @@ apps = sa.Table(
     sa.Column("type", sa.String(10), nullable=False),
     sa.Column("enforce_pkce", sa.Boolean(), nullable=False),
     sa.Column("management_api_access", sa.Boolean(), nullable=False),
+    # A resource server may introspect every token, not only those issued to it (0010).
+    sa.Column("introspect_all_tokens", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("third_party", sa.Boolean(), nullable=False),
     sa.Column("access_token_ttl", sa.Integer(), nullable=True),
     sa.Column("refresh_reuse_interval", sa.Integer(), nullable=False),
@@ -222,6 +225,9 @@ authorization_codes = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("consumed_at", UTCDateTime(), nullable=True),
+    # Set when the request that consumed the code failed (say a wrong code_verifier): nothing
+    # was issued from it, and a second attempt is told so (0010).
+    sa.Column("failed_at", UTCDateTime(), nullable=True),
     sa.Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
@@ -241,6 +247,19 @@ refresh_tokens = sa.Table(
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     sa.Index("ix_refresh_tokens_grant_id", "grant_id"),
     sa.Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+# Access tokens revoked one by one (RFC 7009), by ``jti``, until they expire: every bearer check
+# on every node looks here. ``expires_at`` is the token's ``exp`` plus the verifier's leeway;
+# the sweeper deletes the rows after it.
+revoked_access_tokens = sa.Table(
+    "revoked_access_tokens",
+    metadata,
+    sa.Column("jti", sa.String(80), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_revoked_access_tokens_expires_at", "expires_at"),
 )
 
 consents = sa.Table(
@@ -349,6 +368,32 @@ memberships = sa.Table(
     sa.Column("roles", sa.JSON(), nullable=False),
     *_timestamps(),
     sa.Index("ix_memberships_organization_id", "organization_id"),
+)
+
+organization_domains = sa.Table(
+    "organization_domains",
+    metadata,
+    _id(),
+    sa.Column(
+        "organization_id",
+        sa.String(40),
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("verification_token", sa.String(64), nullable=False),
+    sa.Column("verified_at", UTCDateTime(), nullable=True),
+    sa.Column("verified_by", sa.String(10), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("organization_id", "name", name="uq_organization_domains_org_name"),
+    # A domain is verified for one organization at most; claims may wait in several.
+    sa.Index(
+        "ux_organization_domains_verified_name",
+        "name",
+        unique=True,
+        sqlite_where=sa.text("verified_at IS NOT NULL"),
+        postgresql_where=sa.text("verified_at IS NOT NULL"),
+    ),
 )
 
 auth_events = sa.Table(

@@ -24,6 +24,7 @@ from ostiary.storage.tables import (
     column_lookup,
     grants,
     refresh_tokens,
+    revoked_access_tokens,
     sessions,
     users,
 )
@@ -55,6 +56,7 @@ def _code(row: AnyRow) -> AuthorizationCode:
         created_at=m[c.created_at],
         expires_at=m[c.expires_at],
         consumed_at=m[c.consumed_at],
+        failed_at=m[c.failed_at],
     )
 
 
@@ -86,10 +88,12 @@ class Login:
 @dataclasses.dataclass(frozen=True, slots=True)
 class GrantHolder:
     """The grant behind a bearer token, as its check needs it: whether the grant is revoked,
-    the state of its session (not the whole session: a userinfo request read 14 session
-    columns and converted 6 of them to use 4), and its user."""
+    whether the token itself was revoked (by its ``jti``), the state of its session (not the
+    whole session: a userinfo request read 14 session columns and converted 6 of them to use
+    4), and its user."""
 
     revoked: bool
+    token_revoked: bool
     session_id: str
     session_status: SessionStatus
     session_idle_expires_at: datetime | None
@@ -97,8 +101,8 @@ class GrantHolder:
     user: User
 
     def is_live(self, now: datetime) -> bool:
-        """Not revoked, and its session is live."""
-        return not self.revoked and session_is_live(
+        """Neither the grant nor the token revoked, and its session is live."""
+        return not (self.revoked or self.token_revoked) and session_is_live(
             self.session_status,
             self.session_idle_expires_at,
             self.session_absolute_expires_at,
@@ -117,10 +121,15 @@ _LOGIN_BY_SESSION = Prepared(
     .select_from(_SESSION_AND_USER)
     .where(sessions.c.id == sa.bindparam("session_id"))
 )
-# A bearer token's check reads only what decides whether its session is live, and the user.
+# Whether an access token was revoked by its jti: a primary-key lookup.
+_JTI_REVOKED = sa.exists().where(revoked_access_tokens.c.jti == sa.bindparam("jti"))
+_TOKEN_REVOKED = Prepared(sa.select(_JTI_REVOKED.label("token_revoked")))
+# A bearer token's check reads only what decides whether its session is live, and the user;
+# and, in the same query, whether the token itself was revoked.
 _HOLDER_BY_GRANT = Prepared(
     sa.select(
         grants.c.revoked_at,
+        _JTI_REVOKED.label("token_revoked"),
         sessions.c.id,
         sessions.c.status,
         sessions.c.idle_expires_at,
@@ -179,6 +188,11 @@ _SESSION_ACTIVE = Prepared(
         last_active_at=sa.bindparam("last_active"),
         idle_expires_at=sa.bindparam("idle_expires"),
     )
+)
+_CODE_FAILED = Prepared(
+    authorization_codes.update()
+    .where(authorization_codes.c.digest == sa.bindparam("code_digest"))
+    .values(failed_at=sa.bindparam("now"))
 )
 _CODE_BY_DIGEST = Prepared(
     sa.select(authorization_codes).where(
@@ -241,6 +255,7 @@ class TokenStore:
                     "created_at": code.created_at,
                     "expires_at": code.expires_at,
                     "consumed_at": None,
+                    "failed_at": None,
                 },
             )
 
@@ -259,6 +274,10 @@ class TokenStore:
         login = await self._engine.fetch(_LOGIN_BY_SESSION, {"session_id": code.session_id})
         return code, True, _login(login[0]) if login else None
 
+    async def code_failed(self, digest: str, now: datetime) -> None:
+        """Note that the request that consumed a code failed: nothing was issued from it."""
+        await self._engine.write(_CODE_FAILED, {"code_digest": digest, "now": now})
+
     async def revoke_grant(self, grant_id: str, now: datetime) -> None:
         """Revoke a grant and every refresh token of its family."""
         async with self._engine.begin() as conn:
@@ -275,21 +294,47 @@ class TokenStore:
                 .values(revoked_at=now)
             )
 
-    async def grant_holder(self, grant_id: str) -> GrantHolder | None:
-        """Whether a grant is revoked, its session's state and its user, in one query, for
-        bearer-token checks."""
-        rows = await self._engine.fetch(_HOLDER_BY_GRANT, {"grant_id": grant_id})
+    async def grant_holder(self, grant_id: str, jti: str) -> GrantHolder | None:
+        """Whether a grant is revoked, whether its access token ``jti`` is, its session's state
+        and its user, in one query, for bearer-token checks."""
+        rows = await self._engine.fetch(_HOLDER_BY_GRANT, {"grant_id": grant_id, "jti": jti})
         if not rows:
             return None
         m = rows[0]._mapping
         return GrantHolder(
             revoked=m[grants.c.revoked_at] is not None,
+            token_revoked=bool(m["token_revoked"]),
             session_id=m[sessions.c.id],
             session_status=SessionStatus(m[sessions.c.status]),
             session_idle_expires_at=m[sessions.c.idle_expires_at],
             session_absolute_expires_at=m[sessions.c.absolute_expires_at],
             user=user_from_row(m),
         )
+
+    async def access_token_revoked(self, jti: str) -> bool:
+        """Whether the access token ``jti`` was revoked (for tokens without a grant behind
+        them: an app's own ``client_credentials`` tokens)."""
+        rows = await self._engine.fetch(_TOKEN_REVOKED, {"jti": jti})
+        return bool(rows[0]._mapping["token_revoked"])
+
+    async def revoke_access_token(
+        self, jti: str, client_id: str, now: datetime, expires_at: datetime
+    ) -> None:
+        """Revoke one access token until ``expires_at``; revoking it again changes nothing."""
+        values = {"jti": jti, "client_id": client_id, "revoked_at": now, "expires_at": expires_at}
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(revoked_access_tokens.insert().values(**values))
+        except sa.exc.IntegrityError:
+            return  # already revoked (perhaps by a concurrent request)
+
+    async def purge_revoked_access_tokens(self, now: datetime) -> int:
+        """Forget revoked access tokens that have expired: no check accepts them anyway."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                revoked_access_tokens.delete().where(revoked_access_tokens.c.expires_at < now)
+            )
+        return result.rowcount or 0
 
     async def insert_refresh(self, token: RefreshToken, digest: str) -> None:
         await self._engine.write(_INSERT_REFRESH, _refresh_values(token, digest))

@@ -1,5 +1,6 @@
 """What every HTTP response gets, in one pure-ASGI layer: a request id, the access log line and
-metrics, the security headers, and CORS on the endpoints a browser app calls directly.
+metrics, the security headers, CORS on the endpoints a browser app calls directly, and the 503
+of a request whose database is out of reach (``ostiary.web.unavailable``).
 
 One layer rather than one middleware each: every layer is a coroutine call per request and a
 wrapper around ``send`` per message, and each read the request headers on its own. Measured
@@ -13,9 +14,11 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostiary.services.apps import AppService
+from ostiary.storage.db import DatabaseUnavailable
 from ostiary.web.cors import CORS_PATHS, CorsPolicy
 from ostiary.web.logs import record_request, request_id
 from ostiary.web.security import security_headers
+from ostiary.web.unavailable import unavailable
 
 __all__ = ["EdgeMiddleware"]
 
@@ -40,7 +43,7 @@ class EdgeMiddleware:
         rid = request_id(incoming)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
-        status = 500
+        status = 0  # until the response starts
         extra = [(b"x-request-id", rid.encode())]
 
         async def send_with_headers(message: Message) -> None:
@@ -63,5 +66,9 @@ class EdgeMiddleware:
                 else:
                     extra[:0] = self.cors.response_headers(origin, allowed)
             await app(scope, receive, send_with_headers)
+        except DatabaseUnavailable as err:
+            if status:
+                raise  # the answer has begun: the server ends the connection instead
+            await unavailable(scope, err)(scope, receive, send_with_headers)
         finally:
-            record_request(scope, status, time.perf_counter() - started, rid)
+            record_request(scope, status or 500, time.perf_counter() - started, rid)

@@ -4,6 +4,7 @@ issued, and live sessions. With several worker processes, ``ostiary serve`` poin
 
 from __future__ import annotations
 
+import hmac
 import os
 
 from prometheus_client import (
@@ -15,7 +16,7 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from ostiary.web.context import services_of
 
@@ -51,8 +52,37 @@ def route_label(path: str) -> str:
     return "other"
 
 
+def _refusal(request: Request, token: str | None, production: bool) -> Response | None:
+    """None when the caller may read the metrics: with OSTIARY_METRICS_TOKEN set, only with
+    ``Authorization: Bearer <that token>`` (compared as bytes in constant time); without it,
+    anyone in development and no one in production, where the numbers tell an outsider how
+    busy the service is and who signs in when."""
+    if token is None:
+        if not production:
+            return None
+        return PlainTextResponse(
+            "/metrics is off in production until OSTIARY_METRICS_TOKEN is set.\n",
+            status_code=404,
+            headers={"cache-control": "no-store"},
+        )
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode("utf-8", "surrogateescape"), token.encode()
+    ):
+        return None
+    return PlainTextResponse(
+        "/metrics needs Authorization: Bearer <OSTIARY_METRICS_TOKEN>.\n",
+        status_code=401,
+        headers={"www-authenticate": 'Bearer realm="metrics"', "cache-control": "no-store"},
+    )
+
+
 async def metrics(request: Request) -> Response:
     services = services_of(request)
+    settings = services.settings
+    refusal = _refusal(request, settings.metrics_token, settings.production)
+    if refusal is not None:
+        return refusal
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -1,8 +1,15 @@
-"""Rendering hosted pages (Jinja2), CSRF tokens, and error pages."""
+"""Rendering hosted pages (Jinja2), CSRF tokens, and error pages.
+
+A form's CSRF token is an HMAC, under a key derived from ``OSTIARY_SECRET_KEY``, of what the
+browser holds: its session cookie when it has one, else a random pre-session value in the
+``browser`` cookie. A token is therefore good only in the browser (and the session) it was
+minted for, and nobody without the secret key can make one: a sibling subdomain that plants a
+cookie of its choosing and a matching form field (the attack on plain double-submit) is
+refused. The ``__Host-`` cookie names of production keep it from planting the cookies at all.
+"""
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from pathlib import Path
@@ -13,22 +20,25 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.errors import OAuthError
 from ostiary.web.context import services_of
+from ostiary.web.cookies import names_of, set_cookie
 from ostiary.web.security import content_security_policy
 
 __all__ = [
-    "CSRF_COOKIE",
     "csrf_ok",
     "csrf_token",
     "error_page",
     "http_error",
     "render",
-    "set_cookie",
 ]
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSRF_COOKIE = "ostiary_csrf"
+# The session cookie and the pre-session value are both ``secrets.token_urlsafe(32)``.
+COOKIE_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+CSRF_PURPOSE = "csrf"
+MAX_FORM_TOKEN = 200
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
@@ -36,39 +46,47 @@ _env = Environment(
 )
 
 
+def _cookie_token(request: Request, name: str) -> str | None:
+    value = request.cookies.get(name)
+    return value if value is not None and COOKIE_TOKEN.fullmatch(value) else None
+
+
+def _browser_value(request: Request) -> str:
+    """The browser's random pre-session value; a new one is minted when the browser has none
+    (or a malformed one), and ``render`` sets its cookie."""
+    value = _cookie_token(request, names_of(request).browser)
+    if value is None:
+        value = request.state.__dict__.setdefault("new_browser_value", secrets.token_urlsafe(32))
+    return value
+
+
+def _token_for(request: Request, binding: str) -> str:
+    # A purpose of its own: the token is never the session's stored digest.
+    return services_of(request).digester.digest(CSRF_PURPOSE, binding)
+
+
 def csrf_token(request: Request) -> str:
-    """The browser's CSRF token (double-submit: an HttpOnly cookie and a hidden form field).
-    A new one is minted when the browser has none; ``render`` sets the cookie."""
-    token = request.cookies.get(CSRF_COOKIE)
-    if not token or len(token) != 43:
-        token = request.state.__dict__.setdefault("new_csrf", secrets.token_urlsafe(32))
-    return token
+    """The CSRF token of this browser's forms: bound to its session cookie when it has one,
+    else to its pre-session value."""
+    session = _cookie_token(request, names_of(request).session)
+    browser = _browser_value(request)  # minted even with a session: magic links need it
+    return _token_for(request, f"session:{session}" if session else f"browser:{browser}")
 
 
 def csrf_ok(request: Request, form_token: object) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not isinstance(form_token, str):
+    """Whether a form's token is the one ``csrf_token`` gives this browser now."""
+    if not isinstance(form_token, str) or not form_token or len(form_token) > MAX_FORM_TOKEN:
         return False
-    return hmac.compare_digest(cookie.encode(), form_token.encode())
-
-
-def set_cookie(
-    request: Request,
-    response: Response,
-    name: str,
-    value: str,
-    *,
-    max_age: int | None = None,
-) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=services_of(request).settings.production,
-    )
+    names = names_of(request)
+    session = _cookie_token(request, names.session)
+    browser = _cookie_token(request, names.browser)
+    if session is not None:
+        binding = f"session:{session}"
+    elif browser is not None:
+        binding = f"browser:{browser}"
+    else:
+        return False
+    return secrets_equal(form_token, _token_for(request, binding))
 
 
 def render(
@@ -81,18 +99,14 @@ def render(
 ) -> HTMLResponse:
     """Render a hosted page. ``redirects_to``: where the page's form may finally send the
     browser (an app's redirect URI), so that a custom scheme is allowed by the CSP."""
-    settings = services_of(request).settings
     body = _env.get_template(template).render(environment_name="Ostiary", lang="en", **context)
     response = HTMLResponse(body, status_code=status_code, headers={"cache-control": "no-store"})
     scheme = custom_scheme(redirects_to)
     if scheme is not None:
         response.headers["content-security-policy"] = content_security_policy((scheme,))
-    new_csrf = request.state.__dict__.get("new_csrf")
-    if new_csrf:
-        response.set_cookie(
-            CSRF_COOKIE, new_csrf, path="/", httponly=True, samesite="lax",
-            secure=settings.production,
-        )  # fmt: skip
+    new_browser_value = request.state.__dict__.get("new_browser_value")
+    if new_browser_value:
+        set_cookie(request, response, names_of(request).browser, new_browser_value)
     return response
 
 

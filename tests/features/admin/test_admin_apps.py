@@ -265,8 +265,9 @@ async def test_wildcard_redirect_is_accepted_in_development(admin: AdminBrowser)
 
 
 async def test_settings_save_and_bad_values_are_explained(admin: AdminBrowser) -> None:
-    """Token lifetime, reuse interval, PKCE, management access and consent are saved; a
-    lifetime at or over the session idle timeout is refused with the service's message."""
+    """Token lifetime, reuse interval, PKCE, management access, introspecting every access
+    token and consent are saved; a lifetime at or over the session idle timeout is refused
+    with the service's message."""
     app, _ = await create_app(admin, "Billing portal", "web")
     saved = await admin.post(
         f"/admin/apps/{app.id}",
@@ -275,6 +276,7 @@ async def test_settings_save_and_bad_values_are_explained(admin: AdminBrowser) -
             "access_token_ttl": "120",
             "refresh_reuse_interval": "5",
             "management_api_access": "on",
+            "introspect_all_tokens": "on",
             "third_party": "on",
         },
     )
@@ -285,9 +287,10 @@ async def test_settings_save_and_bad_values_are_explained(admin: AdminBrowser) -
         stored.access_token_ttl,
         stored.refresh_reuse_interval,
     )
-    assert (False, True, True) == (
+    assert (False, True, True, True) == (
         stored.enforce_pkce,
         stored.management_api_access,
+        stored.introspect_all_tokens,
         stored.third_party,
     )
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from live_server import CHROMIUM, PRODUCTION_ARGS, SCREENSHOTS, LiveServer
 
+from ostiary.web.cookies import cookie_names
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -294,6 +296,13 @@ def test_every_dashboard_page_renders_in_chromium(
     expect(page.locator("#notice")).to_contain_text("it starts signing in 600 seconds")
     expect(page.locator(".key-status--next")).to_have_count(1)
     shot(page, "keys-rotated")
+    page.fill("#delay", "0")
+    page.click("button:has-text('Rotate signing key')")
+    expect(page.locator("h1")).to_have_text("Supersede the key waiting to sign?")
+    shot(page, "confirm-supersede-key")
+    page.click("button:has-text('Rotate and supersede')")
+    expect(page.locator("#notice")).to_contain_text("it will never sign")
+    expect(page.locator(".key-status--superseded")).to_have_count(1)
 
     page.goto(server.url("/admin/log?type=login_succeeded"))
     expect(page.locator("tbody tr").first).to_contain_text("Sign-in succeeded")
@@ -346,7 +355,9 @@ def test_production_refuses_a_wildcard_redirect_in_chromium(
         sign_in(page, production_server, ADMIN)
         expect(page).to_have_url(production_server.url("/admin/apps"))
         cookies = {c["name"]: c for c in context.cookies()}
-        assert cookies["ostiary_session"]["secure"] and cookies["ostiary_admin"]["secure"]
+        names = cookie_names(production=True)
+        assert {names.session, names.admin} <= set(cookies)
+        assert cookies[names.session]["secure"] and cookies[names.admin]["secure"]
         expect(page.locator(".env")).to_contain_text("Production")
 
         page.goto(production_server.url("/admin/apps/new"))

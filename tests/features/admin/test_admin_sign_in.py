@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable
 from admin_helpers import ADMIN_EMAIL, AdminBrowser, query_of
 
 from ostiary.domain.users import ADMIN_ROLE
+from ostiary.web.cookies import cookie_names
 
 BrowserFactory = Callable[[], Awaitable[AdminBrowser]]
+COOKIES = cookie_names(production=False)
 
 
 async def test_signed_out_browser_starts_the_console_code_flow_with_pkce(
@@ -32,7 +34,7 @@ async def test_signed_out_browser_starts_the_console_code_flow_with_pkce(
     assert 43 == len(params["code_challenge"])
     assert params["state"] and params["nonce"]
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith("ostiary_admin_flow=")
+    assert cookie.startswith(f"{COOKIES.admin_flow}=")
     assert "HttpOnly" in cookie and "Path=/admin" in cookie and "SameSite=lax" in cookie
 
 
@@ -78,7 +80,7 @@ async def test_callback_with_a_wrong_state_signs_nobody_in(browser_for: BrowserF
     response = await browser.get("/admin/callback?code=abc&state=not-mine")
     assert 400 == response.status_code
     assert "did not belong to this sign-in" in response.text
-    assert "ostiary_admin=" not in response.headers.get("set-cookie", "")
+    assert f"{COOKIES.admin}=" not in response.headers.get("set-cookie", "")
 
 
 async def test_callback_without_a_flow_cookie_is_refused(browser_for: BrowserFactory) -> None:
@@ -103,10 +105,53 @@ async def test_dashboard_ends_with_the_shared_session(admin: AdminBrowser) -> No
 async def test_tampered_dashboard_cookie_is_not_accepted(admin: AdminBrowser) -> None:
     """The dashboard's sign-in cookie is HMAC-protected: an altered one means signing in
     again."""
-    marker = admin.client.cookies.get("ostiary_admin")
+    marker = admin.client.cookies.get(COOKIES.admin)
     assert marker is not None
     body, mac = marker.rsplit(".", 1)
-    admin.client.cookies.set("ostiary_admin", f"{body}.{'0' * len(mac)}", path="/admin")
+    admin.client.cookies.set(COOKIES.admin, f"{body}.{'0' * len(mac)}", path="/admin")
     response = await admin.get("/admin/apps")
     assert 303 == response.status_code
     assert response.headers["location"].startswith("/oauth/authorize?")
+
+
+async def test_callback_with_a_non_ascii_state_is_refused_not_a_500(
+    browser_for: BrowserFactory,
+) -> None:
+    """A state with non-ASCII characters is an ordinary state mismatch (400 page), not a crash
+    in the comparison."""
+    browser = await browser_for()
+    await browser.get("/admin")  # sets the flow cookie
+    response = await browser.client.get("/admin/callback", params={"code": "a", "state": "é" * 32})
+    assert (400, True) == (response.status_code, "did not belong to this sign-in" in response.text)
+
+
+def _with_cookie(name: str, value: str) -> list[tuple[bytes, bytes]]:
+    """A Cookie header carrying ``value`` as UTF-8 bytes (httpx's jar only takes ASCII)."""
+    return [(b"cookie", f"{name}={value}".encode())]
+
+
+async def test_dashboard_cookie_with_a_non_ascii_mac_means_signing_in_again(
+    browser_for: BrowserFactory,
+) -> None:
+    """A marker cookie whose MAC has non-ASCII characters starts the sign-in flow (303), not a
+    500."""
+    browser = await browser_for()
+    response = await browser.client.get(
+        "/admin/apps", headers=_with_cookie(COOKIES.admin, "eyJzdWIiOiJ4In0.é")
+    )
+    assert 303 == response.status_code
+    assert response.headers["location"].startswith("/oauth/authorize?")
+
+
+async def test_flow_cookie_with_a_non_ascii_mac_is_refused_not_a_500(
+    browser_for: BrowserFactory,
+) -> None:
+    """A flow cookie whose MAC has non-ASCII characters makes the callback's error page (400),
+    not a 500."""
+    browser = await browser_for()
+    response = await browser.client.get(
+        "/admin/callback?code=abc&state=xyz",
+        headers=_with_cookie(COOKIES.admin_flow, "eyJzdGF0ZSI6Inh5eiJ9.é"),
+    )
+    assert 400 == response.status_code
+    assert "Sign-in to the dashboard did not finish" in response.text

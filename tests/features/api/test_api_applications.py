@@ -44,6 +44,23 @@ async def test_the_new_secret_works_at_the_token_endpoint(api: Api) -> None:
     assert 200 == (await api.token_response(app)).status_code
 
 
+async def test_a_resource_server_may_be_allowed_to_introspect_every_token(api: Api) -> None:
+    """introspect_all_tokens is off by default, set by POST or PATCH, and shown by GET."""
+    default = await api.created("/applications", {"name": "Web", "type": "web"})
+    created = await api.created(
+        "/applications", {"name": "Orders API", "type": "web", "introspect_all_tokens": True}
+    )
+    path = f"/applications/{created['id']}"
+    patched = await api.ok("PATCH", path, json={"introspect_all_tokens": False})
+    fetched = await api.ok("GET", path)
+    assert (False, True, False, False) == (
+        default["introspect_all_tokens"],
+        created["introspect_all_tokens"],
+        patched["introspect_all_tokens"],
+        fetched["introspect_all_tokens"],
+    )
+
+
 async def test_a_secret_shows_when_it_was_last_used(api: Api, clock: AdvancingClock) -> None:
     """last_used_at moves when the secret authenticates its app, to within
     SECRET_USE_PRECISION; a wrong secret, the demo's check of a saved secret and the app's other
@@ -191,6 +208,7 @@ async def test_invalid_application_bodies_are_422(api: Api) -> None:
         ({"name": "X", "type": "web", "third_party": "yes"}, "third_party"),
         ({"type": "web"}, "name"),
         ({"name": "X", "type": "spa", "management_api_access": True}, "management_api_access"),
+        ({"name": "X", "type": "spa", "introspect_all_tokens": True}, "introspect_all_tokens"),
     ]
     for body, field in cases:
         response = await api.post("/applications", json=body)

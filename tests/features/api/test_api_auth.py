@@ -129,6 +129,21 @@ async def test_losing_management_access_takes_effect_at_once(api: Api) -> None:
     assert (403, "permission_denied") == _code(await api.get("/users", token=token))
 
 
+async def test_a_revoked_client_credentials_token_is_401(api: Api) -> None:
+    """An app that revokes its own management token (RFC 7009) cannot call the API with it."""
+    app = await api.register("Rotating robot")
+    token = await api.token_for(app)
+    assert 200 == (await api.get("/users", token=token)).status_code
+    revoked = await api.client.post(
+        "/oauth/revoke",
+        data={"token": token, "token_type_hint": "access_token"},
+        auth=(app.app.client_id, app.secret),
+    )
+    assert 200 == revoked.status_code
+    assert (401, "unauthenticated") == _code(await api.get("/users", token=token))
+    assert 200 == (await api.get("/users", token=await api.token_for(app))).status_code
+
+
 async def test_a_deleted_apps_token_is_401(api: Api) -> None:
     """Once its app is deleted, a token no longer authenticates anyone: 401."""
     app = await api.register("Temporary")

@@ -49,8 +49,11 @@ async def test_page_size_100_is_allowed(api: Api) -> None:
     "page_token",
     [
         "!!!",
-        base64.urlsafe_b64encode(b"users").decode(),  # no key
-        base64.urlsafe_b64encode(b"roles:role_01ARZ3NDEKTSV4RRFFQ69G5FAV").decode(),  # other list
+        "users.",  # no key
+        "users.7f",  # a key that is not printable ASCII
+        "users.4",  # half a byte
+        "roles." + b"role_01ARZ3NDEKTSV4RRFFQ69G5FAV".hex(),  # other list
+        base64.urlsafe_b64encode(b"users:usr_01ARZ3NDEKTSV4RRFFQ69G5FAV").decode(),  # old form
     ],
 )
 async def test_a_foreign_or_altered_page_token_is_422(api: Api, page_token: str) -> None:

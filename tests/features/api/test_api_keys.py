@@ -56,3 +56,33 @@ async def test_a_negative_delay_is_422(api: Api) -> None:
     """delay must be 0 or more seconds."""
     response = await api.post("/keys/rotate", json={"delay": -1})
     assert (422, "delay") == (response.status_code, response.json()["details"][0]["field"])
+
+
+async def test_an_emergency_rotation_reports_and_keeps_the_key_it_superseded_from_signing(
+    api: Api, clock: Any
+) -> None:
+    """delay 600 then delay 0: the second answer lists the first key as superseded; 601 s later
+    the list shows the second key active and the first one superseded by it."""
+    pending = await api.created("/keys/rotate", {"delay": 600})
+    clock.advance(1)
+    emergency = await api.created("/keys/rotate", {"delay": 0})
+    assert ([], [(pending["kid"], "superseded", emergency["kid"])]) == (
+        pending["superseded"],
+        [(k["kid"], k["status"], k["superseded_by"]) for k in emergency["superseded"]],
+    )
+    clock.advance(601)
+    listed = {k["kid"]: k["status"] for k in (await api.ok("GET", "/keys"))["keys"]}
+    assert ("superseded", "active") == (listed[pending["kid"]], listed[emergency["kid"]])
+
+
+async def test_the_openapi_document_describes_the_superseded_keys(api: Api) -> None:
+    """The rotate answer's schema has `superseded` (a list of keys) and the status enum has
+    `superseded`, so generated clients know both."""
+    document = await api.ok("GET", "/openapi.json", token=None)
+    schemas = document["components"]["schemas"]
+    created = document["paths"]["/keys/rotate"]["post"]["responses"]["201"]["content"]
+    rotated = schemas[created["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/SigningKey"}} == {
+        k: v for k, v in rotated["properties"]["superseded"].items() if k in ("type", "items")
+    }
+    assert "superseded" in schemas["SigningKey"]["properties"]["status"]["enum"]

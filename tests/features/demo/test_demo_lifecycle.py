@@ -5,15 +5,19 @@ duplicate apps, and SIGINT or SIGTERM stops every child process it started."""
 from __future__ import annotations
 
 import base64
+import json
+import re
+import shlex
 import signal
 import socket
 import stat
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from demo_helpers import RunningDemo, alive, descendants, start_demo, stop_demo
+from demo_helpers import REPO_ROOT, RunningDemo, alive, descendants, start_demo, stop_demo
 
 APP_NAMES = ("Demo Web", "Demo SPA", "Demo Desktop", "Demo API")
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -107,3 +111,28 @@ def test_a_lost_state_file_rotates_the_secret_instead_of_duplicating_apps(
         demo_apps(second)
     finally:
         stop_and_check(second, signal.SIGINT)
+
+
+def test_the_banner_shows_a_cli_command_that_reaches_the_demo_database(tmp_path: Path) -> None:
+    """The banner's "CLI" line is a command that, run as printed (from the same folder), lists
+    the demo's own apps: not those of another database."""
+    data = tmp_path / "demo-data"
+    demo = start_demo(data)
+    try:
+        match = re.search(r"^\s+CLI\s+(.+?) apps list\s+\(this demo's database\)$",
+                          demo.output, re.MULTILINE)  # fmt: skip
+        assert match is not None, demo.output
+        words = shlex.split(match.group(1))
+        assignment, command = words[0], words[1:]
+        name, _, folder = assignment.partition("=")
+        assert "OSTIARY_DATA_DIR" == name
+        env = {k: v for k, v in demo.env().items() if k != "OSTIARY_DATA_DIR"}
+        done = subprocess.run(
+            [*command, "apps", "list", "--json"], env={**env, name: folder}, cwd=REPO_ROOT,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert 0 == done.returncode, done.stderr
+        names = {app["name"] for app in json.loads(done.stdout)}
+        assert set(APP_NAMES) <= names
+    finally:
+        stop_and_check(demo, signal.SIGTERM)

@@ -17,6 +17,8 @@ from email_live import Outbox, ask_for_email, auth_request, exchange, h1, landed
 from flows import Person
 from interop_harness import LiveServer, NodeRP, app_command
 
+from ostiary.web.cookies import cookie_names
+
 pytestmark = [pytest.mark.interop, pytest.mark.browser]
 
 Browsers = Callable[[str], BrowserSession]
@@ -140,7 +142,8 @@ def test_magic_link_works_only_in_the_browser_that_asked(
         h1(second),
     )
     assert "Type the code from the email there instead." in second.page.inner_text("body")
-    assert [] == [c for c in second.context.cookies() if c["name"] == "ostiary_session"]
+    session_cookie = cookie_names(production=False).session
+    assert [] == [c for c in second.context.cookies() if c["name"] == session_cookie]
 
     seen = len(app_callback.urls)
     first.page.goto(link, wait_until="load")

@@ -8,6 +8,8 @@ import pytest
 from email_helpers import EmailDriver, MakeDriver
 from flow_helpers import EMAIL, PASSWORD
 
+from ostiary.web.cookies import cookie_names
+
 NEW_PASSWORD = "a brand new passphrase"
 # A well-formed token that is not this browser's (43 characters, like a real one).
 FOREIGN = "x" * 43
@@ -107,3 +109,51 @@ async def test_email_code_only_hides_the_password_and_refuses_a_password_post(
     await driver.request_code(form, EMAIL)
     text = (await driver.latest(EMAIL, "sign_in")).text_body or ""
     assert (True, False) == ("Your sign-in code:" in text, "/ui/login/link" in text)
+
+
+# -- the sibling-subdomain attack: a planted cookie and a matching field ---------------------------
+
+CHOSEN = "a" * 43  # the attacker's value: well-formed, like a real one
+
+
+def _plant(driver: EmailDriver) -> None:
+    """Set this browser's CSRF cookie to the attacker's value (as a sibling subdomain can)."""
+    name = cookie_names(production=False).browser
+    driver.client.cookies.set(name, CHOSEN, domain="127.0.0.1", path="/")
+
+
+async def test_forgot_password_refuses_a_planted_cookie_and_field(driver: EmailDriver) -> None:
+    """POST /ui/password/forgot with a planted CSRF cookie and the same value as the token:
+    403 and no email."""
+    await driver.user()
+    await driver.client.get("/ui/password/forgot")
+    _plant(driver)
+    response = await driver.client.post(
+        "/ui/password/forgot", data={"txn": "", "csrf_token": CHOSEN, "email": EMAIL}
+    )
+    _refused(response)
+    assert [] == await driver.outbox(EMAIL)
+
+
+async def test_code_form_refuses_a_planted_cookie_and_field(driver: EmailDriver) -> None:
+    """POST /ui/login/code with a planted CSRF cookie and the same value as the token: 403, no
+    session."""
+    app = await driver.web()
+    await driver.user()
+    _, form = await driver.login_form(app)
+    code_form = await driver.request_code(form, EMAIL)
+    code = await driver.latest_code(EMAIL)
+    _plant(driver)
+    _refused(await driver.submit_code(code_form, code, csrf_token=CHOSEN))
+    assert None is driver.session_cookie()
+
+
+async def test_reset_form_refuses_a_planted_cookie_and_field(driver: EmailDriver) -> None:
+    """POST /ui/password/reset with a planted CSRF cookie and the same value as the token:
+    403 and the password is kept."""
+    await driver.user()
+    assert 200 == (await driver.forgot(EMAIL)).status_code
+    link = await driver.latest_link(EMAIL, "password_reset", "/ui/password/reset")
+    _plant(driver)
+    _refused(await driver.submit_reset(link, NEW_PASSWORD, csrf_token=CHOSEN))
+    assert EMAIL == (await driver.services.login.sign_in(EMAIL, PASSWORD, None)).email

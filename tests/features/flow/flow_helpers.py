@@ -25,6 +25,7 @@ from ostiary.domain.apps import App
 from ostiary.domain.users import User
 from ostiary.protocol.jose import verify_jwt
 from ostiary.services.container import Services
+from ostiary.web.cookies import cookie_names
 
 __all__ = [
     "EMAIL",
@@ -56,7 +57,6 @@ SPA_REDIRECT = f"{SPA_ORIGIN}/callback"
 NATIVE_REGISTERED = "http://127.0.0.1/callback"
 NATIVE_REDIRECT = "http://127.0.0.1:53123/callback"  # RFC 8252 §7.3: any port at use
 DEFAULT_SCOPE = "openid profile email offline_access"
-SESSION_COOKIE = "ostiary_session"
 
 
 class AdvancingClock(Protocol):
@@ -207,7 +207,8 @@ class FlowHelper:
     # -- the browser -------------------------------------------------------------------------
 
     def session_cookie(self) -> str | None:
-        return self.client.cookies.get(SESSION_COOKIE)
+        names = cookie_names(self.services.settings.production)
+        return self.client.cookies.get(names.session)
 
     async def start(
         self,

@@ -10,9 +10,13 @@ import re
 import httpx
 from flow_helpers import EMAIL, PASSWORD, AdvancingClock, FlowHelper, Form
 
+from ostiary.web.cookies import cookie_names
+
+SESSION_COOKIE = cookie_names(production=False).session
+
 
 def _assert_no_session(flow: FlowHelper, response: httpx.Response) -> None:
-    assert "ostiary_session" not in response.cookies
+    assert SESSION_COOKIE not in response.cookies
     assert flow.session_cookie() is None
 
 
@@ -45,7 +49,7 @@ async def test_login_sets_an_httponly_lax_session_cookie(flow: FlowHelper) -> No
     await flow.user()
     authorization = await flow.login(app)
     cookie = authorization.response.headers["set-cookie"].lower()
-    assert cookie.startswith("ostiary_session=")
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert ("httponly" in cookie, "samesite=lax" in cookie) == (True, True)
 
 

@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 import httpx
-from flow_helpers import FlowHelper, Tokens
+import pytest
+import sqlalchemy as sa
+from flow_helpers import AdvancingClock, FlowHelper, Tokens
+
+from ostiary.services.bearer import LEEWAY
 
 
 def _error(response: httpx.Response) -> tuple[int, str]:
@@ -54,12 +58,79 @@ async def test_revoking_another_clients_token_is_200_and_harmless(flow: FlowHelp
     assert 200 == refreshed.status_code
 
 
-async def test_revoking_an_access_token_is_unsupported_token_type(flow: FlowHelper) -> None:
-    """An access token (a JWT) at /oauth/revoke gives 400 unsupported_token_type."""
+@pytest.mark.parametrize("hint", [None, "access_token", "refresh_token"])
+async def test_a_revoked_access_token_is_refused_everywhere(
+    flow: FlowHelper, hint: str | None
+) -> None:
+    """An access token its client revoked (any hint or none) is refused by userinfo and
+    introspection; the login's refresh token still works and gives a working access token."""
     app = await flow.web()
     tokens = await flow.signed_in(app)
+    assert 200 == (await flow.userinfo(tokens.access_token)).status_code
+    fields = {} if hint is None else {"token_type_hint": hint}
+    response = await flow.revoke(app, tokens.access_token, **fields)
+    userinfo = await flow.userinfo(tokens.access_token)
+    introspected = (await flow.introspect(app, tokens.access_token)).json()
+    refreshed = Tokens(await flow.refresh(app, tokens.refresh_token))
+    assert (200, b"") == (response.status_code, response.content)
+    assert 401 == userinfo.status_code
+    assert (
+        'error_description="The access token has been revoked."'
+        in (userinfo.headers["www-authenticate"])
+    )
+    assert {"active": False} == introspected
+    assert 200 == (await flow.userinfo(refreshed.access_token)).status_code
+
+
+async def test_revoking_an_access_token_twice_is_200(flow: FlowHelper) -> None:
+    """Revoking an access token that is already revoked answers 200 again."""
+    app = await flow.web()
+    tokens = await flow.signed_in(app)
+    first = await flow.revoke(app, tokens.access_token)
+    second = await flow.revoke(app, tokens.access_token)
+    assert (200, 200) == (first.status_code, second.status_code)
+    assert 401 == (await flow.userinfo(tokens.access_token)).status_code
+
+
+async def test_a_spa_revokes_its_own_access_token(flow: FlowHelper) -> None:
+    """A public client revokes its access token with its client_id only."""
+    app = await flow.spa()
+    tokens = await flow.signed_in(app)
     response = await flow.revoke(app, tokens.access_token)
-    assert (400, "unsupported_token_type") == _error(response)
+    assert 200 == response.status_code
+    assert 401 == (await flow.userinfo(tokens.access_token)).status_code
+
+
+async def test_revoking_another_clients_access_token_is_200_and_harmless(
+    flow: FlowHelper,
+) -> None:
+    """Only the client a token was issued to may revoke it: another gets 200, nothing else."""
+    web, spa = await flow.web(), await flow.spa()
+    tokens = await flow.signed_in(web)
+    response = await flow.revoke(spa, tokens.access_token)
+    assert 200 == response.status_code
+    assert 200 == (await flow.userinfo(tokens.access_token)).status_code
+
+
+async def test_revoked_access_tokens_are_forgotten_once_expired(
+    flow: FlowHelper, clock: AdvancingClock
+) -> None:
+    """The sweeper deletes a revoked access token's row once the token has expired."""
+    app = await flow.web()
+    tokens = await flow.signed_in(app)
+    await flow.revoke(app, tokens.access_token)
+    rows_before = await _revoked_rows(flow)
+    await flow.services.backchannel.sweep_expired()
+    rows_kept = await _revoked_rows(flow)
+    clock.advance(flow.services.settings.access_token_ttl + LEEWAY + 1)
+    await flow.services.backchannel.sweep_expired()
+    assert (1, 1, 0) == (rows_before, rows_kept, await _revoked_rows(flow))
+
+
+async def _revoked_rows(flow: FlowHelper) -> int:
+    async with flow.services.engine.connect() as conn:
+        count = await conn.scalar(sa.text("SELECT count(*) FROM revoked_access_tokens"))
+    return int(count)
 
 
 async def test_revoke_with_wrong_secret_is_401(flow: FlowHelper) -> None:
@@ -140,3 +211,30 @@ async def test_spa_cannot_introspect(flow: FlowHelper) -> None:
     tokens = await flow.signed_in(app)
     response = await flow.introspect(app, tokens.access_token)
     assert (401, "invalid_client") == _error(response)
+
+
+async def test_another_client_cannot_introspect_an_access_token(flow: FlowHelper) -> None:
+    """A web app introspecting an access token issued to another app learns nothing."""
+    web, other = await flow.web(), await flow.web("Other")
+    tokens = await flow.signed_in(web)
+    body = (await flow.introspect(other, tokens.access_token)).json()
+    assert {"active": False} == body
+
+
+async def test_a_resource_server_allowed_to_introspect_all_tokens_can(flow: FlowHelper) -> None:
+    """An app with introspect_all_tokens introspects another app's live access token."""
+    web = await flow.web()
+    api = await flow.web("Orders API", introspect_all_tokens=True)
+    tokens = await flow.signed_in(web)
+    body = (await flow.introspect(api, tokens.access_token)).json()
+    assert (True, web.client_id) == (body["active"], body["client_id"])
+
+
+async def test_introspect_all_tokens_does_not_reach_refresh_tokens(flow: FlowHelper) -> None:
+    """Even an app allowed to introspect every access token cannot introspect another app's
+    refresh token: those go to their client only."""
+    web = await flow.web()
+    api = await flow.web("Orders API", introspect_all_tokens=True)
+    tokens = await flow.signed_in(web)
+    body = (await flow.introspect(api, tokens.refresh_token)).json()
+    assert {"active": False} == body

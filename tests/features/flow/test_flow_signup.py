@@ -82,22 +82,38 @@ async def test_too_short_password_is_a_field_error(flow: FlowHelper) -> None:
     assert [] == [u for u in await flow.services.users.all() if u.email == NEW_EMAIL]
 
 
-async def test_duplicate_email_is_409_with_a_message(flow: FlowHelper) -> None:
-    """Signing up with an email that exists gives 409 and says to sign in instead."""
-    await flow.user()
+async def _kinds_sent_to(flow: FlowHelper, to: str) -> list[str]:
+    return [m.kind for m in await flow.services.email.recent(100, to)]
+
+
+async def test_duplicate_email_answers_like_a_new_account_and_emails_the_owner(
+    flow: FlowHelper,
+) -> None:
+    """Signing up with an email that has an account does not say so: the page is "Check your
+    email" (200, no redirect, no session) and the owner gets an email with a reset link."""
+    user = await flow.user()
     _, form = await _signup_form(flow)
-    response = await _submit(flow, form, EMAIL, PASSWORD)
-    assert 409 == response.status_code
-    assert "An account with this email already exists. Sign in instead." in response.text
+    response = await _submit(flow, form, EMAIL, "another password 123")
+    assert 200 == response.status_code
+    assert "Check your email" in response.text
+    assert "already exists" not in response.text
     assert "location" not in response.headers
+    assert ["account_exists"] == await _kinds_sent_to(flow, EMAIL)
+    [message] = await flow.services.email.recent(1, EMAIL)
+    assert "/ui/password/reset?token=" in (message.text_body or "")
+    assert [user.id] == [u.id for u in await flow.services.users.all() if u.email == EMAIL]
 
 
-async def test_duplicate_email_differing_in_case_is_409(flow: FlowHelper) -> None:
-    """Emails are case-insensitive: ADA@EXAMPLE.COM is the same account as ada@example.com."""
+async def test_duplicate_email_differing_in_case_is_the_same_account(flow: FlowHelper) -> None:
+    """Emails are case-insensitive: ADA@EXAMPLE.COM is the same account as ada@example.com, so
+    its owner is told and nothing is created."""
     await flow.user()
     _, form = await _signup_form(flow)
     response = await _submit(flow, form, EMAIL.upper(), PASSWORD)
-    assert 409 == response.status_code
+    assert 200 == response.status_code
+    assert ["account_exists"] == await _kinds_sent_to(flow, EMAIL)
+    same = [u for u in await flow.services.users.all() if u.email.lower() == EMAIL.lower()]
+    assert 1 == len(same)
 
 
 async def test_signup_post_without_csrf_token_is_403(flow: FlowHelper) -> None:

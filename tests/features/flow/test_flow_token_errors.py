@@ -38,6 +38,37 @@ async def test_wrong_code_verifier_is_invalid_grant(flow: FlowHelper) -> None:
     assert (400, "invalid_grant") == _error(response)
 
 
+async def test_retrying_a_code_after_a_wrong_code_verifier_says_what_happened(
+    flow: FlowHelper,
+) -> None:
+    """A wrong code_verifier uses the code up; retrying it with the right one is refused with
+    the truth (the first request failed), not a claim that issued tokens were revoked."""
+    app = await flow.spa()
+    await flow.user()
+    authorization = await flow.login(app)
+    await flow.exchange(authorization, verifier=Pkce.new().verifier)
+    retried = await flow.exchange(authorization)
+    assert (400, "invalid_grant") == _error(retried)
+    assert (
+        "This authorization code was already used by a request that failed; start a new "
+        "authorization."
+    ) == retried.json()["error_description"]
+
+
+async def test_a_redeemed_code_presented_again_says_its_tokens_are_revoked(
+    flow: FlowHelper,
+) -> None:
+    """The real reuse (a code redeemed, then replayed) keeps its own message."""
+    app = await flow.web()
+    await flow.user()
+    authorization = await flow.login(app)
+    await flow.tokens(authorization)
+    second = await flow.exchange(authorization)
+    assert (
+        "The authorization code was already used; tokens issued from it are revoked."
+    ) == second.json()["error_description"]
+
+
 async def test_missing_code_verifier_for_a_pkce_code_is_refused(flow: FlowHelper) -> None:
     """A PKCE code exchanged without code_verifier gives invalid_grant, no tokens."""
     app = await flow.web()

@@ -6,48 +6,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import FAST_ARGON2, OSTIARY, SAFETY_TIMEOUT, cli
 
-OSTIARY = shutil.which("ostiary", path=os.path.dirname(sys.executable))
-FAST_ARGON2 = {
-    "OSTIARY_ARGON2_TIME_COST": "1",
-    "OSTIARY_ARGON2_MEMORY_KIB": "8192",
-    "OSTIARY_ARGON2_PARALLELISM": "1",
-}
 PRODUCTION = {
     "OSTIARY_ENVIRONMENT": "production",
     "OSTIARY_ISSUER": "https://auth.example.com",
     "OSTIARY_SECRET_KEY": "q" * 48,
 }
 WEB_CB = "https://app.example.com/cb"
-SAFETY_TIMEOUT = 60  # seconds; only so a hung command cannot hang the suite
-
-
-def cli(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``ostiary ARGS`` with a clean OSTIARY_* environment and the given data folder."""
-    assert OSTIARY is not None, "the ostiary console script is not installed in this venv"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
-    environ.update({"OSTIARY_DATA_DIR": str(data_dir), **FAST_ARGON2, **(env or {})})
-    return subprocess.run(
-        [OSTIARY, *args],
-        env=environ,
-        cwd=data_dir.parent,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=SAFETY_TIMEOUT,
-        check=False,
-    )
 
 
 def cli_together(
@@ -64,12 +37,17 @@ def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
+DATABASE_LINE = "ostiary: using the database "
+
+
 def refused(result: subprocess.CompletedProcess[str]) -> str:
-    """The one-line error of a command that must fail; it printed nothing on stdout."""
+    """The one-line error of a command that must fail (after the line naming the database);
+    it printed nothing on stdout."""
     assert 0 != result.returncode, result.stdout
     assert "" == result.stdout
     assert "Traceback" not in result.stderr
-    return result.stderr.strip()
+    lines = result.stderr.strip().splitlines()
+    return "\n".join(line for line in lines if not line.startswith(DATABASE_LINE))
 
 
 def row_counts(data_dir: Path) -> dict[str, int]:
@@ -157,6 +135,27 @@ def test_each_broken_rule_is_refused_and_writes_nothing(workspace: dict[str, Any
         assert shown_once not in listing.stdout
 
 
+def test_a_web_app_may_be_allowed_to_introspect_every_token(workspace: dict[str, Any]) -> None:
+    """`apps update --introspect-all-tokens` turns it on for a web app, `--no-…` off again;
+    a SPA is refused (introspection needs a client secret)."""
+    data_dir, web, spa = workspace["dir"], workspace["web"], workspace["spa"]
+    on = ok_json(
+        cli(data_dir, "apps", "update", web["client_id"], "--introspect-all-tokens", "--json")
+    )
+    off = ok_json(
+        cli(data_dir, "apps", "update", web["client_id"], "--no-introspect-all-tokens", "--json")
+    )
+    spa_refused = refused(
+        cli(data_dir, "apps", "update", spa["client_id"], "--introspect-all-tokens", "--json")
+    )
+    assert (False, True, False) == (
+        web["introspect_all_tokens"],
+        on["introspect_all_tokens"],
+        off["introspect_all_tokens"],
+    )
+    assert "Only web apps can introspect tokens" in spa_refused
+
+
 def test_users_are_created_with_a_password_from_stdin_and_checked(
     workspace: dict[str, Any],
 ) -> None:
@@ -197,6 +196,23 @@ def test_keys_are_listed_and_rotated(tmp_path: Path) -> None:
     assert first["kid"] != rotated["kid"]
     assert rotated["created_at"] == rotated["activates_at"]
     assert 2 == row_counts(data_dir)["signing_keys"]
+
+
+def test_an_emergency_rotation_supersedes_the_key_waiting_to_sign(tmp_path: Path) -> None:
+    """`keys rotate --delay 600` then `keys rotate --delay 0`: the second command names the
+    first key as superseded (in its JSON, and on stderr), and `keys list` shows it so."""
+    data_dir = tmp_path / "data"
+    pending = ok_json(cli(data_dir, "keys", "rotate", "--delay", "600", "--json"))
+    result = cli(data_dir, "keys", "rotate", "--delay", "0", "--json")
+    emergency = ok_json(result)
+    listed = ok_json(cli(data_dir, "keys", "list", "--json"))
+    assert [pending["kid"]] == [key["kid"] for key in emergency["superseded"]]
+    assert f"ostiary: Key {pending['kid']} was waiting to sign" in result.stderr
+    assert {pending["kid"]: "superseded", emergency["kid"]: "active"} == {
+        key["kid"]: key["status"]
+        for key in listed
+        if key["kid"] in (pending["kid"], emergency["kid"])
+    }
 
 
 def test_production_needs_a_migration_then_enforces_its_rules(tmp_path: Path) -> None:
@@ -267,3 +283,88 @@ def test_serve_refuses_a_worker_count_its_workers_could_not_read(tmp_path: Path)
         assert 2 == result.returncode, bad
         assert "--workers" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "data" / "ostiary.db").exists()
+
+
+def test_a_data_command_names_a_database_that_is_not_the_default(tmp_path: Path) -> None:
+    """With OSTIARY_DATA_DIR set, a data command says on stderr which database it uses."""
+    data_dir = tmp_path / "elsewhere"
+    result = cli(data_dir, "apps", "list", "--json")
+    assert 0 == result.returncode, result.stderr
+    expected = f"{DATABASE_LINE}sqlite:///{data_dir.resolve() / 'ostiary.db'}"
+    assert [expected] == result.stderr.splitlines()
+
+
+def test_the_default_database_beside_a_demo_says_where_the_demo_is(tmp_path: Path) -> None:
+    """Run beside a demo's data folder with no OSTIARY_DATA_DIR, the CLI says it uses
+    ./.ostiary and how to reach the demo's database instead."""
+    (tmp_path / ".ostiary-demo").mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
+    result = subprocess.run(
+        [str(OSTIARY), "apps", "list", "--json"], env={**environ, **FAST_ARGON2}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=SAFETY_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert 0 == result.returncode, result.stderr
+    assert [
+        "ostiary: using the database in .ostiary/; the demo's is in .ostiary-demo/ "
+        "(set OSTIARY_DATA_DIR=.ostiary-demo to use it)"
+    ] == result.stderr.splitlines()
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`ostiary apps list | head` where head has left: no BrokenPipeError traceback, and the
+    exit status of a tool ended by SIGPIPE (141)."""
+    data_dir = tmp_path / "data"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
+    environ.update({"OSTIARY_DATA_DIR": str(data_dir), **FAST_ARGON2})
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        result = subprocess.run(
+            [str(OSTIARY), "apps", "list"], env=environ, stdout=write_end,
+            stderr=subprocess.PIPE, text=True, timeout=SAFETY_TIMEOUT, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr
+    assert 141 == result.returncode
+
+
+def test_users_create_without_a_password_choice_is_refused_off_a_terminal(
+    tmp_path: Path,
+) -> None:
+    """`users create` with neither --password-stdin nor --no-password, not on a terminal, is
+    refused with a message naming both flags, and creates nobody."""
+    data_dir = tmp_path / "data"
+    message = refused(cli(data_dir, "users", "create", "--email", "p@example.com"))
+    assert "--password-stdin" in message
+    assert "--no-password" in message
+    assert 0 == row_counts(data_dir)["users"]
+
+
+def test_users_create_no_password_says_what_that_means(tmp_path: Path) -> None:
+    """`users create --no-password` creates the user and says on stderr how they sign in."""
+    data_dir = tmp_path / "data"
+    result = cli(data_dir, "users", "create", "--email", "p@example.com", "--no-password")
+    assert 0 == result.returncode, result.stderr
+    assert "p@example.com" in result.stdout
+    assert "note: this user has no password" in result.stderr
+    assert 1 == row_counts(data_dir)["users"]
+
+
+@pytest.mark.parametrize(
+    ("app_type", "client_credentials"), [("web", True), ("spa", False), ("native", False)]
+)
+def test_an_app_without_a_redirect_uri_is_told_what_it_cannot_do(
+    tmp_path: Path, app_type: str, client_credentials: bool
+) -> None:
+    """`apps create` without --redirect-uri creates the app and says it cannot sign users in
+    yet (a web app can already use client_credentials) and how to add one."""
+    result = cli(
+        tmp_path / "data", "apps", "create", "--name", "Bare", "--type", app_type, "--json"
+    )
+    app = ok_json(result)
+    assert [] == app["redirect_uris"]
+    assert "has no redirect URI, so it cannot sign users in yet" in result.stderr
+    assert f"ostiary apps update {app['client_id']} --redirect-uri URI" in result.stderr
+    assert client_credentials == ("client_credentials" in result.stderr)

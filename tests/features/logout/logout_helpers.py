@@ -35,6 +35,9 @@ from ostiary.domain.sessions import BackchannelDelivery, Session
 from ostiary.domain.users import User
 from ostiary.protocol.jose import verify_jwt
 from ostiary.services.container import Services
+from ostiary.web.cookies import cookie_names
+
+DATABASE_LINE = "ostiary: using the database "
 
 __all__ = [
     "EMAIL",
@@ -64,7 +67,7 @@ SPA_ORIGIN = "http://localhost:5173"
 SPA_REDIRECT = f"{SPA_ORIGIN}/callback"
 SPA_BYE = f"{SPA_ORIGIN}/bye"
 SCOPE = "openid profile email offline_access"
-SESSION_COOKIE = "ostiary_session"
+SESSION_COOKIE = cookie_names(production=False).session
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -444,6 +447,14 @@ async def run_cli(settings: Settings, *args: str) -> CliResult:
     the test's database, in-process to spare an interpreter start per call. The console script
     as a subprocess is exercised against a live server in tests/interop."""
     return await asyncio.to_thread(_main, cli_env(settings), args)
+
+
+DATABASE_LINE = "ostiary: using the database "
+
+
+def error_lines(stderr: str) -> list[str]:
+    """What a CLI command printed on stderr, less the line naming its database."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith(DATABASE_LINE)]
 
 
 async def cli_json(settings: Settings, *args: str) -> Any:

@@ -16,6 +16,7 @@ from logout_helpers import (
 )
 
 from ostiary.domain.sessions import SessionStatus
+from ostiary.web.cookies import cookie_names
 
 PATH = "/ui/account/sessions"
 
@@ -163,5 +164,38 @@ async def test_ending_a_session_needs_the_csrf_token(harness: Harness) -> None:
     sid = await h.sid_of(tokens)
     await _page(h.browser)
     response = await h.browser.post(PATH, data={"session_id": sid})
+    assert 403 == response.status_code, response.text
+    assert SessionStatus.ACTIVE == (await h.session(sid)).status
+
+
+async def test_ending_a_session_refuses_a_planted_cookie_and_field(harness: Harness) -> None:
+    """The sibling-subdomain attack on double-submit: a CSRF cookie set to the attacker's value
+    and the same value posted as the token: 403, nothing ended."""
+    h = harness
+    web = await h.web("Billing")
+    await h.user()
+    sid = await h.sid_of(await h.sign_in(h.browser, web))
+    await _page(h.browser)
+    chosen = "a" * 43
+    h.browser.http.cookies.set(
+        cookie_names(production=False).browser, chosen, domain="127.0.0.1", path="/"
+    )
+    response = await h.browser.post(PATH, data={"session_id": sid, "csrf_token": chosen})
+    assert 403 == response.status_code, response.text
+    assert SessionStatus.ACTIVE == (await h.session(sid)).status
+
+
+async def test_ending_a_session_refuses_another_users_token(harness: Harness) -> None:
+    """A token the attacker read on their own account page (their own session) is refused in
+    the victim's browser: 403, nothing ended."""
+    h = harness
+    web = await h.web("Billing")
+    await h.user()
+    await h.user(OTHER_EMAIL)
+    sid = await h.sid_of(await h.sign_in(h.browser, web))
+    attacker = h.new_browser()
+    await h.sign_in(attacker, web, email=OTHER_EMAIL)
+    token = hidden(await _page(attacker), "csrf_token")
+    response = await h.browser.post(PATH, data={"session_id": sid, "csrf_token": token})
     assert 403 == response.status_code, response.text
     assert SessionStatus.ACTIVE == (await h.session(sid)).status

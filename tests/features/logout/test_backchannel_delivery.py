@@ -73,6 +73,21 @@ async def test_logout_posts_one_verifiable_logout_token(harness: Harness) -> Non
     assert 1 == len(h.receiver.received)  # delivered once, never again
 
 
+async def test_a_back_channel_uri_with_a_query_gets_the_post_there(harness: Harness) -> None:
+    """A web app registers '<redirect_uri>?logout=backchannel' (mod_auth_openidc's form, allowed by
+    Back-Channel Logout 1.0 §2.2): the logout token is POSTed to that URL, query included."""
+    h = harness
+    web = await h.web(backchannel_logout_uri=f"{h.receiver.url}?logout=backchannel")
+    await h.user()
+    tokens = await h.sign_in(h.browser, web)
+    await _log_out(h, tokens)
+    await h.services.backchannel.run_once()
+    (received,) = h.receiver.received
+    assert "/bcl?logout=backchannel" == received.path
+    _, claims = await h.verify(received.logout_token)
+    assert web.client_id == claims["aud"]
+
+
 async def test_every_web_app_with_a_uri_gets_its_own_token(harness: Harness) -> None:
     """Two web apps with a back-channel URI and one without, all in one session: exactly two
     POSTs, one per app (aud = that app), with different jti; none for the third."""

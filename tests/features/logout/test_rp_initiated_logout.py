@@ -15,6 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from logout_helpers import (
     OTHER_EMAIL,
+    SESSION_COOKIE,
     SPA_BYE,
     WEB_BYE,
     Harness,
@@ -24,6 +25,9 @@ from logout_helpers import (
 )
 
 from ostiary.domain.sessions import SessionStatus
+from ostiary.web.cookies import cookie_names
+
+CSRF_COOKIE = cookie_names(production=False).browser
 
 ID_TOKEN_TTL = 1800
 
@@ -50,12 +54,12 @@ async def _web_and_spa(h: Harness) -> SignedIn:
 
 
 def _cleared_cookie(response: httpx.Response) -> tuple[str, str] | None:
-    """(value, max-age) of the ostiary_session cookie that the response sets, if any."""
+    """(value, max-age) of the session cookie that the response sets, if any."""
     for header in response.headers.get_list("set-cookie"):
         cookie = SimpleCookie()
         cookie.load(header)
-        if "ostiary_session" in cookie:
-            morsel = cookie["ostiary_session"]
+        if SESSION_COOKIE in cookie:
+            morsel = cookie[SESSION_COOKIE]
             return morsel.value, str(morsel["max-age"])
     return None
 
@@ -186,6 +190,34 @@ async def test_unregistered_post_logout_uri_is_an_error_page(
     who = {"id_token_hint": s.web_tokens.id_token} if with_hint else {"client_id": s.web.client_id}
     params = {**who, "post_logout_redirect_uri": "https://evil.example.net/bye", "state": "x"}
     await _assert_refused(harness, s, await harness.browser.get("/oidc/logout", params=params))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_60000_character_state_is_an_error_page(harness: Harness, method: str) -> None:
+    """A state longer than authorize allows (2048) is a 400 page naming the limit, never a
+    60,000-character redirect; the session stays."""
+    s = await _web_and_spa(harness)
+    params = {
+        "id_token_hint": s.web_tokens.id_token,
+        "post_logout_redirect_uri": WEB_BYE,
+        "state": "x" * 60_000,
+    }
+    response = await _logout(harness, method, params)
+    assert "state is longer than 2048 characters." in response.text
+    await _assert_refused(harness, s, response)
+
+
+async def test_a_state_of_the_longest_length_authorize_allows_is_kept(harness: Harness) -> None:
+    """A 2048-character state, as authorize allows, still comes back in the redirect."""
+    s = await _web_and_spa(harness)
+    state = "s" * 2048
+    params = {
+        "id_token_hint": s.web_tokens.id_token,
+        "post_logout_redirect_uri": WEB_BYE,
+        "state": state,
+    }
+    response = await harness.browser.get("/oidc/logout", params=params)
+    assert f"{WEB_BYE}?state={state}" == response.headers["location"]
 
 
 async def test_another_apps_post_logout_uri_is_refused(harness: Harness) -> None:
@@ -325,16 +357,34 @@ async def test_confirming_without_the_right_csrf_token_is_403(
     await _assert_still_signed_in(harness, s)
 
 
-async def test_cross_site_post_without_csrf_cookie_is_403(harness: Harness) -> None:
-    """A forged form post from another site (a token but no CSRF cookie): 403, signed in."""
+async def test_token_from_another_browser_is_403(harness: Harness) -> None:
+    """A forged post carrying a token the attacker got in their own browser (signed in as
+    someone else): 403, and the victim is still signed in."""
     s = await _web_and_spa(harness)
-    page = await _confirmation(harness)
+    await harness.user(OTHER_EMAIL)
+    attacker = harness.new_browser()
+    await harness.sign_in(attacker, s.web, email=OTHER_EMAIL)
+    page = await attacker.get("/oidc/logout")
     token = hidden(page.text, "csrf_token")
-    harness.browser.http.cookies.delete("ostiary_csrf")
     response = await harness.browser.post(
         "/oidc/logout", data={"confirm": "yes", "csrf_token": token}
     )
     assert 403 == response.status_code, response.text
+    await _assert_still_signed_in(harness, s)
+
+
+async def test_planted_cookie_and_matching_field_is_403(harness: Harness) -> None:
+    """The sibling-subdomain attack on double-submit: the attacker sets the CSRF cookie to a
+    value of their choosing and posts the same value as the form's token: 403, signed in."""
+    s = await _web_and_spa(harness)
+    await _confirmation(harness)
+    chosen = "a" * 43
+    harness.browser.http.cookies.set(CSRF_COOKIE, chosen, domain="127.0.0.1", path="/")
+    response = await harness.browser.post(
+        "/oidc/logout", data={"confirm": "yes", "csrf_token": chosen}
+    )
+    assert 403 == response.status_code, response.text
+    assert "You are still signed in" in response.text
     await _assert_still_signed_in(harness, s)
 
 

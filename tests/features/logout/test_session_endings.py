@@ -15,6 +15,7 @@ from logout_helpers import (
     RegisteredApp,
     Tokens,
     cli_json,
+    error_lines,
     run_cli,
 )
 
@@ -103,7 +104,7 @@ async def test_cli_revoke_of_an_unknown_session_fails_cleanly(harness: Harness) 
     """`sessions revoke` of a session that does not exist: exit 1, one-line message."""
     done = await run_cli(harness.services.settings, "sessions", "revoke", "ses_nope", "--json")
     assert (1, "") == (done.returncode, done.stdout)
-    assert "ostiary: error: No session 'ses_nope'." == done.stderr.strip()
+    assert ["ostiary: error: No session 'ses_nope'."] == error_lines(done.stderr)
 
 
 async def test_revoking_twice_sends_one_notice(harness: Harness) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from logout_helpers import Harness, Receiver, cli_json, run_cli
+from logout_helpers import Harness, Receiver, cli_json, error_lines, run_cli
 
 from ostiary.bootstrap import build_services, prepare
 from ostiary.config import Settings
@@ -62,7 +62,7 @@ async def test_cli_refuses_access_token_ttl_not_below_idle_timeout(harness: Harn
     web = await harness.web()
     done = await run_cli(settings, "apps", "update", web.client_id, "--access-token-ttl", str(IDLE))
     assert (1, "") == (done.returncode, done.stdout)
-    assert f"ostiary: error: {TTL_MESSAGE}" == done.stderr.strip()
+    assert [f"ostiary: error: {TTL_MESSAGE}"] == error_lines(done.stderr)
     shown = await cli_json(settings, "apps", "show", web.client_id)
     assert None is shown["access_token_ttl"]
 

@@ -99,6 +99,24 @@ ACCEPTED = [
     pytest.param("https://app.example.com/bcl", BACKCHANNEL, "web", PROD, id="backchannel-https"),
     pytest.param("http://app.example.com/bcl", BACKCHANNEL, "web", DEV, id="backchannel-http-dev"),
     pytest.param("http://localhost:8000/bcl", BACKCHANNEL, "web", DEV, id="backchannel-localhost"),
+    # back-channel logout may carry a query (Back-Channel Logout 1.0 §2.2; mod_auth_openidc)
+    *[
+        pytest.param(uri, BACKCHANNEL, "web", env, id=f"backchannel-query-{case}-{name}")
+        for uri, case in (
+            ("https://app.example.com/redirect_uri?logout=backchannel", "mod-auth-openidc"),
+            ("https://app.example.com/bcl?a=1&b=x%20y", "several-escaped"),
+            ("https://app.example.com/?logout=backchannel", "root-path"),
+            ("https://app.example.com/bcl?next=/a/b?c", "slash-and-question-mark"),
+        )
+        for env, name in ((DEV, "dev"), (PROD, "prod"))
+    ],
+    pytest.param(
+        "http://127.0.0.1:8080/protected/redirect_uri?logout=backchannel",
+        BACKCHANNEL,
+        "web",
+        DEV,
+        id="backchannel-query-loopback-dev",
+    ),
 ]
 
 
@@ -151,13 +169,40 @@ REFUSED = [
     *[
         pytest.param(uri, kind, app, env, rule, part, id=f"{case}-{app}-{kind}-{name}")
         for uri, rule, part, case in (
-            ("https://a.com/cb?x=1", "query", "?x=1", "query"),
             ("https://a.com/cb#frag", "fragment", "#frag", "fragment"),
             ("https://a.com/cb?", "query", "'?'", "empty-query"),
             ("https://a.com/cb#", "fragment", "'#'", "empty-fragment"),
         )
         for kind, app in ((REDIRECT, "web"), (POST_LOGOUT, "spa"), (BACKCHANNEL, "web"))
         for env, name in ((DEV, "dev"), (PROD, "prod"))
+    ],
+    # a query only on back-channel logout URIs: never where a browser is sent
+    *[
+        pytest.param("https://a.com/cb?x=1", kind, app, env, "query", "?x=1", id=f"query-{k}-{e}")
+        for kind, app, k in (
+            (REDIRECT, "web", "redirect"),
+            (POST_LOGOUT, "spa", "post-logout"),
+            (INITIATE, "web", "initiate"),
+        )
+        for env, e in ((DEV, "dev"), (PROD, "prod"))
+    ],
+    *[
+        pytest.param(uri, BACKCHANNEL, "web", PROD, rule, part, id=f"backchannel-query-{case}")
+        for uri, rule, part, case in (
+            ("https://a.com/bcl?logout=backchannel#x", "fragment", "'#x'", "then-fragment"),
+            ("https://a.com/bcl?a=<b>", "invalid_query", "'<'", "angle-bracket"),
+            ("https://a.com/bcl?a=b c", "whitespace", "position 21", "space"),
+            ("https://a.com/bcl?a=%zz", "invalid_query", "'%zz'", "bad-escape"),
+            ("https://a.com/bcl?a=\u00e9", "non_ascii", "'%C3%A9'", "non-ascii"),
+            ('https://a.com/bcl?a="', "invalid_query", "'%22'", "quote"),
+            ("https://a.com/bcl?a=*", "wildcard_not_allowed_for_kind", "concrete", "star"),
+            ("https://a.com/bcl?", "query", "'?logout=backchannel'", "empty-names-example"),
+            ("http://a.com/bcl?x=1", "http_in_production", "https://a.com/bcl", "http-prod"),
+            ("http://localhost/bcl?x=1", "localhost_in_production", "localhost", "localhost"),
+            ("https://a.com:0/bcl?x=1", "invalid_port", "'0'", "port"),
+            ("https://u@a.com/bcl?x=1", "userinfo", "'u@'", "userinfo"),
+            ("myapp:/bcl?x=1", "backchannel_custom_scheme", "myapp:", "custom-scheme"),
+        )
     ],
     pytest.param("myapp:/cb?x=1", REDIRECT, "native", PROD, "query", "?x=1", id="query-custom"),
     pytest.param(
@@ -511,8 +556,8 @@ def test_javascript_payload_is_refused_as_dangerous_scheme() -> None:
 )
 def test_message_names_the_kind_of_url(kind: UriKind, label: str) -> None:
     """The message starts with what kind of URL was refused and quotes it."""
-    err = _refuse("https://a.com/cb?x=1", kind=kind)
-    assert str(err).startswith(f"{label} 'https://a.com/cb?x=1' is not allowed (query): ")
+    err = _refuse("https://a.com/cb#x", kind=kind)
+    assert str(err).startswith(f"{label} 'https://a.com/cb#x' is not allowed (fragment): ")
 
 
 def test_error_is_a_value_error_with_rule_attribute() -> None:
@@ -647,6 +692,8 @@ def test_presented_longer_than_limit_never_matches_a_wildcard() -> None:
         pytest.param("https://tenant-42.acme.com/cb", id="hyphen-digits"),
         pytest.param("https://a.acme.com/cb", id="one-char"),
         pytest.param("https://pr-1234-preview.acme.com/cb", id="preview"),
+        pytest.param("https://xn--bcher-kva.acme.com/cb", id="punycode"),
+        pytest.param("https://" + "a" * 63 + ".acme.com/cb", id="label-63"),
     ],
 )
 @pytest.mark.parametrize("app_type", APP_TYPES)
@@ -671,6 +718,10 @@ def test_wildcard_matches_one_label_in_development(presented: str, app_type: str
         pytest.param("https://user@x.acme.com/cb", id="userinfo"),
         pytest.param("https://x_y.acme.com/cb", id="underscore"),
         pytest.param("https://" + "a" * 64 + ".acme.com/cb", id="label-too-long"),
+        pytest.param("https://-.acme.com/cb", id="hyphen-only"),
+        pytest.param("https://-x.acme.com/cb", id="leading-hyphen"),
+        pytest.param("https://x-.acme.com/cb", id="trailing-hyphen"),
+        pytest.param("https://--.acme.com/cb", id="two-hyphens"),
         pytest.param("https://x.acme.com/cb#x", id="fragment"),
         pytest.param("https://x.acme.com/cb?x", id="query"),
     ],

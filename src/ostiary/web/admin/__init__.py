@@ -50,6 +50,17 @@ def admin_routes() -> list[BaseRoute]:
             methods=BOTH,
         ),
         Route("/admin/organizations/{org_id}/delete", organizations.org_delete, methods=BOTH),
+        Route("/admin/organizations/{org_id}/domains", organizations.domain_add, methods=POST),
+        Route(
+            "/admin/organizations/{org_id}/domains/{domain_id}/verify",
+            organizations.domain_verify,
+            methods=POST,
+        ),
+        Route(
+            "/admin/organizations/{org_id}/domains/{domain_id}/remove",
+            organizations.domain_remove,
+            methods=POST,
+        ),
         # roles
         Route("/admin/roles", roles.roles_list, methods=GET),
         Route("/admin/roles/new", roles.roles_new, methods=BOTH),

@@ -123,6 +123,9 @@ def _settings_values(page: Page, app: App) -> dict[str, Any]:
         "management_api_access": (
             page.flag("management_api_access") if app.type is AppType.WEB else False
         ),
+        "introspect_all_tokens": (
+            page.flag("introspect_all_tokens") if app.type is AppType.WEB else False
+        ),
     }
     return values
 
@@ -135,6 +138,7 @@ def _stored_values(app: App) -> dict[str, Any]:
         "third_party": app.third_party,
         "enforce_pkce": app.requires_pkce,
         "management_api_access": app.management_api_access,
+        "introspect_all_tokens": app.introspect_all_tokens,
     }
 
 
@@ -162,6 +166,7 @@ def _settings_changes(app: App, values: dict[str, Any]) -> dict[str, Any]:
     if app.type is AppType.WEB:
         changes["enforce_pkce"] = values["enforce_pkce"]
         changes["management_api_access"] = values["management_api_access"]
+        changes["introspect_all_tokens"] = values["introspect_all_tokens"]
     return changes
 
 

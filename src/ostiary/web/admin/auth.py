@@ -22,7 +22,6 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -35,17 +34,16 @@ from ostiary.domain.apps import App
 from ostiary.domain.ids import new_token
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import ADMIN_ROLE, User
+from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.digests import Digester
 from ostiary.protocol.errors import OAuthError
 from ostiary.services.errors import NotFound
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
+from ostiary.web.cookies import delete_cookie, names_of, session_cookie, set_cookie
 from ostiary.web.pages import error_page, render
 
 __all__ = [
-    "ADMIN_COOKIE",
     "COOKIE_PATH",
-    "FLOW_COOKIE",
     "SignedIn",
     "callback",
     "delete_admin_cookie",
@@ -55,9 +53,7 @@ __all__ = [
     "sign_value",
 ]
 
-FLOW_COOKIE = "ostiary_admin_flow"
-ADMIN_COOKIE = "ostiary_admin"
-COOKIE_PATH = "/admin"
+COOKIE_PATH = "/admin"  # in development; production's ``__Host-`` cookies have Path=/
 FLOW_TTL = 600  # seconds a sign-in may take from the redirect to the callback
 SCOPE = "openid profile email"
 HOME = "/admin"
@@ -99,26 +95,13 @@ def read_signed(digester: Digester, purpose: str, value: str | None) -> dict[str
 def set_admin_cookie(
     request: Request, response: Response, name: str, value: str, max_age: int
 ) -> None:
-    """An HttpOnly cookie scoped to ``/admin`` (Secure in production)."""
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=services_of(request).settings.production,
-    )
+    """An HttpOnly dashboard cookie (scoped to ``/admin`` in development; a Secure
+    ``__Host-`` cookie in production)."""
+    set_cookie(request, response, name, value, max_age=max_age, path=COOKIE_PATH)
 
 
 def delete_admin_cookie(request: Request, response: Response, name: str) -> None:
-    response.delete_cookie(
-        name,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=services_of(request).settings.production,
-    )
+    delete_cookie(request, response, name, path=COOKIE_PATH)
 
 
 # -- the gate --------------------------------------------------------------------------------------
@@ -129,8 +112,8 @@ async def sign_in_gate(request: Request) -> SignedIn | Response:
     flow, or the 403 page for a signed-in user who is not an administrator)."""
     services = services_of(request)
     console = await services.apps.console()
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
-    marker = read_signed(services.digester, "marker", request.cookies.get(ADMIN_COOKIE))
+    session = await services.sessions.from_cookie(session_cookie(request))
+    marker = read_signed(services.digester, "marker", request.cookies.get(names_of(request).admin))
     if (
         session is None
         or marker is None
@@ -189,9 +172,8 @@ def _start_sign_in(request: Request, console: App, return_to: str) -> Response:
         "return_to": return_to,
         "exp": int(time.time()) + FLOW_TTL,
     }
-    set_admin_cookie(
-        request, response, FLOW_COOKIE, sign_value(services.digester, "flow", flow), FLOW_TTL
-    )
+    flow_value = sign_value(services.digester, "flow", flow)
+    set_admin_cookie(request, response, names_of(request).admin_flow, flow_value, FLOW_TTL)
     return response
 
 
@@ -224,14 +206,15 @@ def _callback_failed(request: Request, message: str, detail: str) -> Response:
         action_url=HOME,
         action_label="Sign in again",
     )
-    delete_admin_cookie(request, response, FLOW_COOKIE)
+    delete_admin_cookie(request, response, names_of(request).admin_flow)
     return response
 
 
 async def callback(request: Request) -> Response:
     """``GET /admin/callback``: the Ostiary Console's redirect URI."""
     services = services_of(request)
-    flow = read_signed(services.digester, "flow", request.cookies.get(FLOW_COOKIE))
+    names = names_of(request)
+    flow = read_signed(services.digester, "flow", request.cookies.get(names.admin_flow))
     params = request.query_params
     if flow is None or int(flow.get("exp", 0)) < time.time():
         return _callback_failed(
@@ -239,7 +222,7 @@ async def callback(request: Request) -> Response:
             "The sign-in took too long, or was started in another browser.",
             "flow cookie missing or expired",
         )
-    if not hmac.compare_digest(str(params.get("state", "")), str(flow["state"])):
+    if not secrets_equal(params.get("state", ""), str(flow.get("state", ""))):
         return _callback_failed(
             request, "The answer did not belong to this sign-in.", "state mismatch"
         )
@@ -261,7 +244,13 @@ async def callback(request: Request) -> Response:
     # The ID token comes straight from our own token service (no network in between), so its
     # payload is read without verifying the signature again.
     claims = _jwt_payload(str(tokens.get("id_token", "")))
-    if claims.get("nonce") != flow["nonce"] or not claims.get("sub") or not claims.get("sid"):
+    nonce = claims.get("nonce")
+    if (
+        not isinstance(nonce, str)
+        or not secrets_equal(nonce, str(flow.get("nonce", "")))
+        or not claims.get("sub")
+        or not claims.get("sid")
+    ):
         return _callback_failed(request, "The ID token did not match this sign-in.", "nonce")
     return_to = str(flow.get("return_to") or HOME)
     if not return_to.startswith(HOME) or return_to.startswith("//"):
@@ -269,9 +258,9 @@ async def callback(request: Request) -> Response:
     response = RedirectResponse(return_to, status_code=303, headers={"cache-control": "no-store"})
     marker = sign_value(services.digester, "marker", {"sub": claims["sub"], "sid": claims["sid"]})
     set_admin_cookie(
-        request, response, ADMIN_COOKIE, marker, services.settings.session_absolute_timeout
+        request, response, names.admin, marker, services.settings.session_absolute_timeout
     )
-    delete_admin_cookie(request, response, FLOW_COOKIE)
+    delete_admin_cookie(request, response, names.admin_flow)
     return response
 
 

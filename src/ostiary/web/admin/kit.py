@@ -25,11 +25,11 @@ from ostiary.web.admin.auth import (
     sign_value,
 )
 from ostiary.web.context import services_of
+from ostiary.web.cookies import names_of
 from ostiary.web.pages import csrf_ok, csrf_token, render
 
 __all__ = ["NAV", "Endpoint", "Page", "admin_page", "ago", "when"]
 
-NOTICE_COOKIE = "ostiary_admin_notice"
 MAX_FIELD = 4096
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -146,8 +146,9 @@ class Page:
         self, template: str, context: dict[str, Any], *, status_code: int = 200
     ) -> HTMLResponse:
         now = self.services.clock.now()
+        notice_cookie = names_of(self.request).admin_notice
         notice = read_signed(
-            self.services.digester, "notice", self.request.cookies.get(NOTICE_COOKIE)
+            self.services.digester, "notice", self.request.cookies.get(notice_cookie)
         )
         settings = self.services.settings
         base: dict[str, Any] = {
@@ -165,8 +166,8 @@ class Page:
             "ago": functools.partial(ago, now=now),
         }
         response = render(self.request, template, {**base, **context}, status_code=status_code)
-        if NOTICE_COOKIE in self.request.cookies:
-            delete_admin_cookie(self.request, response, NOTICE_COOKIE)
+        if notice_cookie in self.request.cookies:
+            delete_admin_cookie(self.request, response, notice_cookie)
         return response
 
     def redirect(self, path: str, notice: str | None = None) -> Response:
@@ -174,7 +175,8 @@ class Page:
         response = RedirectResponse(path, status_code=303)
         if notice:
             value = sign_value(self.services.digester, "notice", {"text": notice[:300]})
-            set_admin_cookie(self.request, response, NOTICE_COOKIE, value, 120)
+            notice_cookie = names_of(self.request).admin_notice
+            set_admin_cookie(self.request, response, notice_cookie, value, 120)
         return response
 
     def problem(

@@ -12,6 +12,9 @@ from ostiary.services.errors import Conflict, InvalidInput, NotFound
 from ostiary.web.admin.kit import Page, admin_page
 
 __all__ = [
+    "domain_add",
+    "domain_remove",
+    "domain_verify",
     "member_add",
     "member_edit",
     "member_remove",
@@ -92,9 +95,12 @@ async def _detail(
     errors: dict[str, str] | None = None,
     member_values: dict[str, Any] | None = None,
     member_errors: dict[str, str] | None = None,
+    domain_values: dict[str, str] | None = None,
+    domain_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     memberships = await page.services.organizations.members(org.id)
+    domains = await page.services.domains.of_organization(org.id)
     users = {u.id: u for u in await page.services.users.all()}
     roles = await page.services.roles.all()
     members = [(m, users.get(m.user_id)) for m in memberships]
@@ -114,9 +120,50 @@ async def _detail(
             "statuses": STATUSES,
             "member_values": member_values or {"email": "", "roles": ["member"]},
             "member_errors": member_errors or {},
+            "domains": domains,
+            "domain_values": domain_values or {"domain": ""},
+            "domain_errors": domain_errors or {},
+            "manual_verification": not page.services.settings.production,
         },
         status_code=status_code,
     )
+
+
+# -- domains -------------------------------------------------------------------------------------
+
+
+@admin_page("organizations")
+async def domain_add(page: Page) -> Response:
+    org = await page.services.organizations.get(page.param("org_id"))
+    values = {"domain": page.text("domain")}
+    try:
+        domain = await page.services.domains.add(org.id, values["domain"])
+    except (InvalidInput, Conflict) as err:
+        return await _detail(
+            page, org, domain_values=values, domain_errors={"domain": str(err)}, status_code=400
+        )
+    return page.redirect(
+        _path(org, "#domains"),
+        notice=f"{domain.name} was added. Publish its TXT record, then verify it.",
+    )
+
+
+@admin_page("organizations")
+async def domain_verify(page: Page) -> Response:
+    org = await page.services.organizations.get(page.param("org_id"))
+    manual = page.text("method") == "manual"
+    try:
+        domain = await page.services.domains.verify(org.id, page.param("domain_id"), manual=manual)
+    except (InvalidInput, Conflict) as err:
+        return await _detail(page, org, domain_errors={"verify": str(err)}, status_code=409)
+    return page.redirect(_path(org, "#domains"), notice=f"{domain.name} is verified.")
+
+
+@admin_page("organizations")
+async def domain_remove(page: Page) -> Response:
+    org = await page.services.organizations.get(page.param("org_id"))
+    domain = await page.services.domains.remove(org.id, page.param("domain_id"))
+    return page.redirect(_path(org, "#domains"), notice=f"{domain.name} was removed.")
 
 
 # -- members -------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from starlette.datastructures import Headers
 from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
-from ostiary.web.api import applications, keys, organizations, roles, sessions, users
+from ostiary.web.api import applications, domains, keys, organizations, roles, sessions, users
 from ostiary.web.api.auth import SERVICES_KEY
+from ostiary.web.api.document import install_document
 from ostiary.web.api.errors import error_response, install_handlers
 
 __all__ = ["ManagementApi", "build_api", "mount"]
@@ -33,8 +34,17 @@ organizations and their members, roles, permissions, sessions and signing keys.
 need `management:write`. User tokens are refused.
 
 **Lists** take `page_size` (1–100, default 10) and `page_token` (the `next_page_token` of the
-previous page) and answer `{"<items>": […], "next_page_token": … | null, "total_size": N}`,
-oldest first.
+previous page; its pattern says which tokens a list takes) and answer
+`{"<items>": […], "next_page_token": … | null, "total_size": N}`, oldest first.
+
+**Rules.** The schemas state the rules of each input: lengths, patterns, limits, and that no text
+holds a NUL character; an integer may be written `5.0`. A few rules no schema can state, each
+with its own `rule` in the 422: the URL rules of redirect and logout URLs (scheme, host,
+wildcards, by app type and environment), `pkce_required` and `web_only` (spa and native apps
+always use PKCE and have no management API access), `ttl_exceeds_idle_timeout` (an app's
+access-token lifetime is shorter than the environment's session idle timeout),
+`password_too_short` (the environment's minimum), `unknown_role` and `role_cycle` (roles named
+must exist; `extends` makes no circle).
 
 **Errors** are `{"code", "message", "details": [{"field", "rule", "message"}]}`: 400 malformed
 JSON, 401 no or bad token, 403 missing scope or access, 404, 409 duplicates and limits, 413 a
@@ -62,11 +72,13 @@ def build_api() -> FastAPI:
         users.router,
         sessions.router,
         organizations.router,
+        domains.router,
         roles.roles_router,
         roles.permissions_router,
         keys.router,
     ):
         api.include_router(router)
+    install_document(api)
     return api
 
 

@@ -9,9 +9,18 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from ostiary.domain.apps import App, ClientSecret
+from ostiary.services.apps import MAX_REDIRECT_URIS, MIN_ACCESS_TOKEN_TTL
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.web.api.models import ListBody, RequestBody, ResponseBody, optional
+from ostiary.web.api.models import (
+    NOT_BLANK_PATTERN,
+    ListBody,
+    RequestBody,
+    ResponseBody,
+    documented_pattern,
+    optional,
+    unique_items,
+)
 from ostiary.web.api.pagination import PageRequest, page_of, paging
 
 __all__ = ["router"]
@@ -24,6 +33,17 @@ AppRef = Annotated[
 ]
 AppType = Literal["web", "spa", "native"]
 URI_NOTE = "Checked when registered: scheme, host and wildcard rules, no query or fragment."
+INTROSPECT_ALL_NOTE = (
+    "Web apps only. A resource server that may introspect every access token; without it, an "
+    "app introspects only tokens issued to it or whose audience includes it."
+)
+BACKCHANNEL_URI_NOTE = (
+    "Web apps only. Checked when registered: scheme and host rules, no wildcard or fragment; "
+    "a query is allowed (e.g. mod_auth_openidc's '<redirect_uri>?logout=backchannel')."
+)
+TTL_NOTE = (
+    "Seconds; shorter than the environment's session idle timeout (at most 86400 without one)."
+)
 
 
 class Application(ResponseBody):
@@ -33,6 +53,7 @@ class Application(ResponseBody):
     type: AppType
     enforce_pkce: bool
     management_api_access: bool
+    introspect_all_tokens: bool
     third_party: bool
     access_token_ttl: int | None
     refresh_reuse_interval: int
@@ -53,6 +74,7 @@ class Application(ResponseBody):
             type=app.type.value,
             enforce_pkce=app.enforce_pkce,
             management_api_access=app.management_api_access,
+            introspect_all_tokens=app.introspect_all_tokens,
             third_party=app.third_party,
             access_token_ttl=app.access_token_ttl,
             refresh_reuse_interval=app.refresh_reuse_interval,
@@ -108,34 +130,50 @@ class SecretList(ListBody):
 
 
 class ApplicationCreate(RequestBody):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(
+        min_length=1, max_length=200, json_schema_extra=documented_pattern(NOT_BLANK_PATTERN)
+    )
     type: AppType
     enforce_pkce: bool = Field(True, description="Always true for spa and native apps.")
     management_api_access: bool = Field(False, description="Web apps only.")
+    introspect_all_tokens: bool = Field(False, description=INTROSPECT_ALL_NOTE)
     third_party: bool = Field(False, description="Third-party apps ask the user for consent.")
-    access_token_ttl: int | None = Field(
-        None, ge=30, description="Seconds; shorter than the session idle timeout."
-    )
+    access_token_ttl: int | None = Field(None, ge=MIN_ACCESS_TOKEN_TTL, description=TTL_NOTE)
     refresh_reuse_interval: int = Field(0, ge=0, le=60)
-    redirect_uris: list[str] = Field(default_factory=list, description=URI_NOTE)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list, description=URI_NOTE)
+    redirect_uris: list[str] = Field(
+        default_factory=list,
+        description=URI_NOTE,
+        max_length=MAX_REDIRECT_URIS,
+        json_schema_extra=unique_items,
+    )
+    post_logout_redirect_uris: list[str] = Field(
+        default_factory=list,
+        description=URI_NOTE,
+        max_length=MAX_REDIRECT_URIS,
+        json_schema_extra=unique_items,
+    )
     initiate_login_uri: str | None = Field(None, description=URI_NOTE)
-    backchannel_logout_uri: str | None = Field(None, description=f"Web apps only. {URI_NOTE}")
+    backchannel_logout_uri: str | None = Field(None, description=BACKCHANNEL_URI_NOTE)
 
 
 class ApplicationUpdate(RequestBody):
     """Only the fields present change; ``null`` clears an optional URL or the TTL override."""
 
-    name: str = optional(min_length=1, max_length=200)
+    name: str = optional(min_length=1, max_length=200, extra=documented_pattern(NOT_BLANK_PATTERN))
     enforce_pkce: bool = optional()
     management_api_access: bool = optional()
+    introspect_all_tokens: bool = optional(description=INTROSPECT_ALL_NOTE)
     third_party: bool = optional()
-    access_token_ttl: int | None = Field(None, ge=30)
+    access_token_ttl: int | None = Field(None, ge=MIN_ACCESS_TOKEN_TTL, description=TTL_NOTE)
     refresh_reuse_interval: int = optional(ge=0, le=60)
-    redirect_uris: list[str] = optional(description=URI_NOTE)
-    post_logout_redirect_uris: list[str] = optional(description=URI_NOTE)
+    redirect_uris: list[str] = optional(
+        description=URI_NOTE, max_length=MAX_REDIRECT_URIS, extra=unique_items
+    )
+    post_logout_redirect_uris: list[str] = optional(
+        description=URI_NOTE, max_length=MAX_REDIRECT_URIS, extra=unique_items
+    )
     initiate_login_uri: str | None = Field(None, description=URI_NOTE)
-    backchannel_logout_uri: str | None = Field(None, description=URI_NOTE)
+    backchannel_logout_uri: str | None = Field(None, description=BACKCHANNEL_URI_NOTE)
 
 
 # -- routes -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from ostiary.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from ostiary.storage.db import DatabaseUnavailable
 
 __all__ = [
     "ApiError",
@@ -28,6 +29,7 @@ __all__ = [
     "error_responses",
     "install_handlers",
     "invalid_argument",
+    "unavailable_response",
 ]
 
 
@@ -44,7 +46,7 @@ class ErrorBody(BaseModel):
 
     code: str = Field(
         description="unauthenticated, permission_denied, malformed_json, invalid_argument, "
-        "not_found, conflict, method_not_allowed, payload_too_large or internal."
+        "not_found, conflict, method_not_allowed, payload_too_large, unavailable or internal."
     )
     message: str = Field(description="A sentence a person can act on.")
     details: list[ErrorDetail]
@@ -200,6 +202,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _render(exc.status_code, code, message, headers=headers)
 
 
+def unavailable_response(err: DatabaseUnavailable) -> JSONResponse:
+    """503: the database is out of reach, or lost the connection before a write was known to
+    be done (``ostiary.storage.connection_loss``)."""
+    message = "The database cannot be reached right now; repeat the request in a moment."
+    return _render(503, "unavailable", message, headers={"Retry-After": str(err.retry_after_s)})
+
+
+async def _unavailable(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DatabaseUnavailable)
+    return unavailable_response(exc)
+
+
 async def _unexpected(_request: Request, _exc: Exception) -> Response:
     """A bug: the answer keeps the API's shape; the exception goes on up to be logged."""
     return _render(500, "internal", "Something went wrong on our side; it has been logged.")
@@ -210,4 +224,5 @@ def install_handlers(api: FastAPI) -> None:
     api.add_exception_handler(ServiceError, _service_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(StarletteHTTPException, _http_error)
+    api.add_exception_handler(DatabaseUnavailable, _unavailable)
     api.add_exception_handler(Exception, _unexpected)

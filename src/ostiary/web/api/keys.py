@@ -1,4 +1,5 @@
-"""Signing keys: list them with their status, rotate (a new key published now, signing later)."""
+"""Signing keys: list them with their status, rotate (a new key published now, signing later;
+a key still waiting to sign is superseded by the rotation and never signs)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import Field
 
-from ostiary.services.keys import KeyInfo
+from ostiary.services.keys import KeyInfo, RotatedKey
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
 from ostiary.web.api.models import ListBody, RequestBody, ResponseBody
@@ -25,21 +26,44 @@ MAX_DELAY = 30 * 86400
 class SigningKey(ResponseBody):
     kid: str
     algorithm: str
-    status: Literal["next", "active", "retired", "expired"] = Field(
+    status: Literal["next", "active", "retired", "superseded", "expired"] = Field(
         description="next: published, not signing yet; active: signs new tokens; retired: "
-        "published so the tokens it signed still verify; expired: no live token needs it."
+        "published so the tokens it signed still verify; superseded: a later rotation was made "
+        "before it started signing, so it never signs (published a while longer, like a "
+        "retired key); expired: no live token needs it."
     )
     created_at: datetime
-    activates_at: datetime
+    activates_at: datetime = Field(
+        description="When it starts signing, unless a later rotation supersedes it first."
+    )
+    superseded_by: str | None = Field(
+        description="The kid of the later rotation that superseded this key; null otherwise."
+    )
 
     @classmethod
     def of(cls, key: KeyInfo) -> SigningKey:
         return cls(
             kid=key.kid,
             algorithm=key.algorithm,
-            status=key.status,  # type: ignore[arg-type]  # key_status returns one of these
+            status=key.status,  # type: ignore[arg-type]  # key_statuses returns one of these
             created_at=datetime.fromisoformat(key.created_at),
             activates_at=datetime.fromisoformat(key.activates_at),
+            superseded_by=key.superseded_by,
+        )
+
+
+class RotatedSigningKey(SigningKey):
+    superseded: list[SigningKey] = Field(
+        description="The keys that were waiting to sign (status next) when this rotation was "
+        "made. The newest rotation wins: they are superseded and will never sign. Empty when "
+        "no key was waiting."
+    )
+
+    @classmethod
+    def rotated(cls, key: RotatedKey) -> RotatedSigningKey:
+        return cls(
+            **SigningKey.of(key).model_dump(),
+            superseded=[SigningKey.of(old) for old in key.superseded],
         )
 
 
@@ -76,12 +100,15 @@ async def list_keys(
 @router.post(
     "/rotate",
     status_code=201,
-    response_model=SigningKey,
+    response_model=RotatedSigningKey,
     responses=error_responses(400, 413, 401, 403, 422),
     summary="Rotate: add a key that is published now and signs after the delay",
+    description="A key that is still waiting to sign when you rotate is superseded: the newest "
+    "rotation wins, so the waiting key never signs and signing never goes back to an older "
+    "key. The response lists the keys this rotation superseded under `superseded`.",
 )
 async def rotate_key(
     _: Writer, services: ServicesDep, body: Annotated[Rotation | None, Body()] = None
-) -> SigningKey:
+) -> RotatedSigningKey:
     delay = None if body is None else body.delay
-    return SigningKey.of(await services.keys.rotate(delay))
+    return RotatedSigningKey.rotated(await services.keys.rotate(delay))

@@ -1,17 +1,36 @@
 """Base classes of the request and response bodies.
 
 Request bodies are strict (no ``"5"`` for 5, no ``1`` for true) and refuse unknown fields, so a
-typo is a 422 rather than a silently ignored change.
+typo is a 422 rather than a silently ignored change. An integer may be written ``5.0``: JSON has
+one number type, and JSON Schema counts ``5.0`` as an integer.
+
+No text anywhere in a request may hold a NUL character; the OpenAPI document says so for every
+string (:mod:`ostiary.web.api.document`), and the patterns below exclude it themselves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["ListBody", "RequestBody", "ResponseBody", "optional"]
+__all__ = [
+    "EMAIL_PATTERN",
+    "NOT_BLANK_PATTERN",
+    "ListBody",
+    "RequestBody",
+    "ResponseBody",
+    "documented_pattern",
+    "optional",
+    "unique_items",
+]
+
+# The patterns are written for both Python's `re` and ECMAScript; `\s` is Python's whitespace
+# (what str.strip() removes). The services check the same rules on the stripped text.
+NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+EMAIL_PATTERN = r"^\s*[^@\s\u0000]{1,64}@[^@\s\u0000]+\.[^@\s.\u0000]{2,}\s*$"
 
 
 def _has_nul(value: Any) -> bool:
@@ -24,13 +43,48 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+SchemaExtra = Callable[[dict[str, Any]], None]
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def optional(**constraints: Any) -> Any:
-    """A field of a PATCH body: it may be left out (no change), but not set to null."""
-    return Field(None, json_schema_extra=_no_default, **constraints)
+def optional(*, extra: SchemaExtra | None = None, **constraints: Any) -> Any:
+    """A field of a PATCH body: it may be left out (no change), but not set to null. ``extra``
+    adds to its schema (e.g. :func:`documented_pattern`)."""
+
+    def schema_extra(schema: dict[str, Any]) -> None:
+        _no_default(schema)
+        if extra is not None:
+            extra(schema)
+
+    return Field(None, json_schema_extra=schema_extra, **constraints)
+
+
+def documented_pattern(pattern: str) -> SchemaExtra:
+    """``json_schema_extra`` stating a rule that the service checks (with its own rule id and
+    message): ``pattern`` goes on the string branch of the field's schema (of ``str | None``
+    too)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") == "string":
+                branch["pattern"] = pattern
+
+    return extra
+
+
+def unique_items(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of a list the service refuses duplicates in."""
+    schema["uniqueItems"] = True
+
+
+def _takes_int(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    if field is None:
+        return False
+    return field.annotation is int or int in get_args(field.annotation)
 
 
 class RequestBody(BaseModel):
@@ -43,6 +97,20 @@ class RequestBody(BaseModel):
         if _has_nul(data):
             raise PydanticCustomError("nul_character", "Text must not contain NUL characters.")
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        """5.0 for an integer field is 5 (JSON Schema counts it an integer); 5.5, "5" and true
+        are still refused by the strict fields."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            name: int(value)
+            if isinstance(value, float) and value.is_integer() and _takes_int(cls, name)
+            else value
+            for name, value in data.items()
+        }
 
 
 class ResponseBody(BaseModel):

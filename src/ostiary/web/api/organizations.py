@@ -8,11 +8,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
+from ostiary.domain.organizations import MAX_METADATA_PAIRS
 from ostiary.domain.organizations import Membership as MembershipRecord
 from ostiary.domain.organizations import Organization as OrganizationRecord
+from ostiary.services.organizations import ROLE_NAME_RE, SLUG_RE
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.web.api.models import ListBody, RequestBody, ResponseBody, optional
+from ostiary.web.api.models import (
+    NOT_BLANK_PATTERN,
+    ListBody,
+    RequestBody,
+    ResponseBody,
+    documented_pattern,
+    optional,
+)
 from ostiary.web.api.pagination import PageRequest, paging
 
 __all__ = ["router"]
@@ -24,6 +33,14 @@ OrgId = Annotated[str, Path(description="The organization's id (`org_…`).", ma
 MemberId = Annotated[str, Path(description="The member's user id (`usr_…`).", max_length=200)]
 Status = Literal["active", "pending_invite", "suspended"]
 METADATA = "At most 10 pairs; keys 1–40 characters, values at most 500."
+SLUG_PATTERN = SLUG_RE.pattern
+# A slug of the create body may also be empty: derived from the name, as when left out.
+SLUG_OR_EMPTY_PATTERN = rf"^(?:{SLUG_PATTERN[1:-1]})?$"
+
+
+def _metadata_schema(schema: dict[str, Any]) -> None:
+    schema.update(maxProperties=MAX_METADATA_PAIRS, propertyNames={"minLength": 1, "maxLength": 40})
+    schema["additionalProperties"] = {"type": "string", "maxLength": 500}
 
 
 def _timeout() -> Any:
@@ -61,24 +78,29 @@ class OrganizationList(ListBody):
 
 
 class OrganizationCreate(RequestBody):
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: str = Field(
+        min_length=1, max_length=200, json_schema_extra=documented_pattern(NOT_BLANK_PATTERN)
+    )
     slug: str | None = Field(
         None,
         max_length=63,
         description="Lower-case letters, digits and inner hyphens; derived from the name when "
-        "left out. Unique.",
+        "left out (or empty). Unique.",
+        json_schema_extra=documented_pattern(SLUG_OR_EMPTY_PATTERN),
     )
     external_id: str | None = Field(None, max_length=200, description="Unique when set.")
-    metadata: dict[str, str] = Field(default_factory=dict, description=METADATA)
+    metadata: dict[str, str] = Field(
+        default_factory=dict, description=METADATA, json_schema_extra=_metadata_schema
+    )
 
 
 class OrganizationUpdate(RequestBody):
     """Only the fields present change."""
 
     display_name: str = optional(min_length=1, max_length=200)
-    slug: str = optional(max_length=63)
+    slug: str = optional(max_length=63, extra=documented_pattern(SLUG_PATTERN))
     external_id: str | None = Field(None, max_length=200)
-    metadata: dict[str, str] = optional(description=METADATA)
+    metadata: dict[str, str] = optional(description=METADATA, extra=_metadata_schema)
     session_idle_timeout: int | None = _timeout()
     session_absolute_timeout: int | None = _timeout()
 
@@ -107,16 +129,25 @@ class MembershipList(ListBody):
     members: list[Membership]
 
 
+ROLES_NOTE = "Names of existing roles"
+
+
+def _role_names(schema: dict[str, Any]) -> None:
+    schema["items"]["pattern"] = ROLE_NAME_RE.pattern
+
+
 class MembershipCreate(RequestBody):
     user_id: str = Field(max_length=200)
-    roles: list[str] = Field(["member"], description="Names of existing roles.")
+    roles: list[str] = Field(
+        ["member"], description=f"{ROLES_NOTE}.", json_schema_extra=_role_names
+    )
     status: Status = "active"
 
 
 class MembershipUpdate(RequestBody):
     """Only the fields present change."""
 
-    roles: list[str] = optional(description="Names of existing roles; replaces the list.")
+    roles: list[str] = optional(description=f"{ROLES_NOTE}; replaces the list.", extra=_role_names)
     status: Status = optional()
 
 

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
+from ostiary.domain.organizations import MAX_PERMISSIONS_PER_ROLE, PERMISSION_RE
 from ostiary.domain.organizations import Permission as PermissionRecord
 from ostiary.domain.organizations import Role as RoleRecord
+from ostiary.services.organizations import ROLE_NAME_RE
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.web.api.models import ListBody, RequestBody, ResponseBody, optional
+from ostiary.web.api.models import (
+    NOT_BLANK_PATTERN,
+    ListBody,
+    RequestBody,
+    ResponseBody,
+    documented_pattern,
+    optional,
+)
 from ostiary.web.api.pagination import PageRequest, paging
 
 __all__ = ["permissions_router", "roles_router"]
@@ -25,7 +34,14 @@ RoleRef = Annotated[str, Path(description="The role's id (`role_…`) or name.",
 PermissionName = Annotated[
     str, Path(description="The permission, `resource:action`.", max_length=200)
 ]
-PERMISSIONS = "`resource:action` names, at most 100."
+EXTENDS = "The name of an existing role whose permissions this one inherits (no circles)."
+PERMISSIONS = f"`resource:action` names, at most {MAX_PERMISSIONS_PER_ROLE}."
+# A display name left out or empty is the role's name.
+DISPLAY_NAME_OR_EMPTY_PATTERN = rf"^(?:{NOT_BLANK_PATTERN[1:-1]})?$"
+
+
+def _permission_names(schema: dict[str, Any]) -> None:
+    schema["items"]["pattern"] = PERMISSION_RE.pattern
 
 
 class Role(ResponseBody):
@@ -60,11 +76,27 @@ class RoleCreate(RequestBody):
     name: str = Field(
         max_length=64,
         description="Unique; lower-case letters, digits, '-' or '_', starting with a letter.",
+        json_schema_extra=documented_pattern(ROLE_NAME_RE.pattern),
     )
-    display_name: str | None = Field(None, max_length=200, description="Defaults to the name.")
+    display_name: str | None = Field(
+        None,
+        max_length=200,
+        description="Defaults to the name (also when empty); surrounding white space is dropped.",
+        json_schema_extra=documented_pattern(DISPLAY_NAME_OR_EMPTY_PATTERN),
+    )
     description: str | None = Field(None, max_length=1000)
-    permissions: list[str] = Field(default_factory=list, description=PERMISSIONS)
-    extends: str | None = Field(None, max_length=64)
+    permissions: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_PERMISSIONS_PER_ROLE,
+        description=PERMISSIONS,
+        json_schema_extra=_permission_names,
+    )
+    extends: str | None = Field(
+        None,
+        max_length=64,
+        description=EXTENDS,
+        json_schema_extra=documented_pattern(ROLE_NAME_RE.pattern),
+    )
 
 
 class RoleUpdate(RequestBody):
@@ -72,8 +104,17 @@ class RoleUpdate(RequestBody):
 
     display_name: str = optional(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=1000)
-    permissions: list[str] = optional(description=f"{PERMISSIONS} Replaces the list.")
-    extends: str | None = Field(None, max_length=64)
+    permissions: list[str] = optional(
+        max_length=MAX_PERMISSIONS_PER_ROLE,
+        description=f"{PERMISSIONS} Replaces the list.",
+        extra=_permission_names,
+    )
+    extends: str | None = Field(
+        None,
+        max_length=64,
+        description=EXTENDS,
+        json_schema_extra=documented_pattern(ROLE_NAME_RE.pattern),
+    )
 
 
 class Permission(ResponseBody):
@@ -95,7 +136,11 @@ class PermissionList(ListBody):
 
 
 class PermissionCreate(RequestBody):
-    name: str = Field(max_length=130, description="`resource:action`, e.g. `invoices:read`.")
+    name: str = Field(
+        max_length=130,
+        description="`resource:action`, e.g. `invoices:read`.",
+        json_schema_extra=documented_pattern(PERMISSION_RE.pattern),
+    )
     description: str | None = Field(None, max_length=1000)
 
 

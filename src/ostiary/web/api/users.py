@@ -9,9 +9,17 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import Field
 
 from ostiary.domain.users import User as UserRecord
+from ostiary.services.passwords import MAX_PASSWORD_LENGTH
 from ostiary.web.api.auth import READ, WRITE, Caller, ServicesDep, requires
 from ostiary.web.api.errors import error_responses
-from ostiary.web.api.models import ListBody, RequestBody, ResponseBody, optional
+from ostiary.web.api.models import (
+    EMAIL_PATTERN,
+    ListBody,
+    RequestBody,
+    ResponseBody,
+    documented_pattern,
+    optional,
+)
 from ostiary.web.api.pagination import PageRequest, paging
 
 __all__ = ["UserRef", "router"]
@@ -63,9 +71,16 @@ class UserList(ListBody):
 
 
 class UserCreate(RequestBody):
-    email: str = Field(max_length=320, description="Unique, case-insensitively.")
+    email: str = Field(
+        max_length=320,
+        description="Unique, case-insensitively; surrounding white space is dropped.",
+        json_schema_extra=documented_pattern(EMAIL_PATTERN),
+    )
     password: str | None = Field(
-        None, description="Leave out for a user who signs in another way or resets it."
+        None,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="At least the environment's minimum length (OSTIARY_PASSWORD_MIN_LENGTH, "
+        "8 by default). Leave out for a user who signs in another way or resets it.",
     )
     name: str | None = Field(None, max_length=200)
     email_verified: bool = False
@@ -76,7 +91,7 @@ class UserUpdate(RequestBody):
     """Only the fields present change. A changed email is unverified unless
     ``email_verified`` is sent too."""
 
-    email: str = optional(max_length=320)
+    email: str = optional(max_length=320, extra=documented_pattern(EMAIL_PATTERN))
     email_verified: bool = optional()
     name: str | None = Field(None, max_length=200)
     given_name: str | None = Field(None, max_length=100)

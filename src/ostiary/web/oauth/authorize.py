@@ -13,8 +13,8 @@ from ostiary.services.authorize import (
     ShowLogin,
     ShowOrganizations,
 )
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
+from ostiary.web.cookies import session_cookie
 from ostiary.web.pages import oauth_error_page
 
 __all__ = ["authorize", "outcome_response"]
@@ -25,7 +25,7 @@ async def authorize(request: Request) -> Response:
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     ip = request.client.host if request.client else None
     outcome = await services.authorize.authorize(params, session, ip=ip)
     return outcome_response(request, outcome)

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.services.logout import LogoutError, LogoutPlan
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
+from ostiary.web.cookies import delete_cookie, names_of, session_cookie
 from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
 
 __all__ = ["logout", "signed_out"]
@@ -23,7 +23,7 @@ async def logout(request: Request) -> Response:
     else:
         raw = dict(request.query_params)
     params = {k: raw[k] for k in PARAMS if raw.get(k)}
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     confirming = request.method == "POST" and "confirm" in raw
     if confirming and not csrf_ok(request, raw.get("csrf_token")):
         return error_page(
@@ -97,11 +97,5 @@ def signed_out(request: Request, redirect_to: str | None) -> Response:
                 "action_label": None,
             },
         )
-    response.delete_cookie(
-        COOKIE_NAME,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=services_of(request).settings.production,
-    )
+    delete_cookie(request, response, names_of(request).session)
     return response

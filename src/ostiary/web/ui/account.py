@@ -10,8 +10,8 @@ from starlette.responses import RedirectResponse, Response
 
 from ostiary.domain.sessions import Session
 from ostiary.services.errors import NotFound
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
+from ostiary.web.cookies import session_cookie
 from ostiary.web.oauth.authorize import outcome_response
 from ostiary.web.oauth.logout import signed_out
 from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
@@ -57,7 +57,7 @@ def _when(moment: datetime) -> str:
 
 async def sessions_page(request: Request) -> Response:
     services = services_of(request)
-    current = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    current = await services.sessions.from_cookie(session_cookie(request))
     if current is None:
         return outcome_response(request, await services.authorize.start_internal_login(PATH))
     if request.method == "POST":

@@ -11,9 +11,9 @@ from starlette.responses import RedirectResponse, Response
 from ostiary.services.authorize import PendingLogin, TransactionGone
 from ostiary.services.email_flows import ChallengeFailed, EmailRateLimited
 from ostiary.services.errors import InvalidInput
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
-from ostiary.web.pages import CSRF_COOKIE, csrf_ok, csrf_token, error_page, render
+from ostiary.web.cookies import names_of, session_cookie
+from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
 from ostiary.web.ui.flow import (
     client_ip,
     csrf_failure,
@@ -64,7 +64,7 @@ async def start_email_sign_in(request: Request, pending: PendingLogin, email: st
             email,
             ip=client_ip(request),
             txn_id=pending.txn.id,
-            browser_id=request.cookies.get(CSRF_COOKIE),
+            browser_id=request.cookies.get(names_of(request).browser),
             app_name=pending.app.name,
         )
     except InvalidInput as err:
@@ -136,7 +136,7 @@ async def email_code_page(request: Request) -> Response:
         if err.reason == "wrong":
             return page(str(err), 400)
         return _challenge_page(request, err, back=restart)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     return await signed_in(request, pending, result.user, session, amr=("otp",))
 
 
@@ -144,12 +144,12 @@ async def magic_link(request: Request) -> Response:
     services = services_of(request)
     try:
         result = await services.email_flows.finish_with_link(
-            request.query_params.get("token", ""), request.cookies.get(CSRF_COOKIE)
+            request.query_params.get("token", ""), request.cookies.get(names_of(request).browser)
         )
     except ChallengeFailed as err:
         return _challenge_page(request, err, back=None)
     pending = await load_pending(request, result.challenge.txn_id)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     if isinstance(pending, PendingLogin):
         return await signed_in(request, pending, result.user, session, amr=("email",))
     # The login page behind the link has expired: sign the browser in, then let the app
@@ -256,7 +256,7 @@ async def _back_to_app(request: Request, txn_id: str | None, notice: str) -> Res
     if pending.initiate_login_uri:
         return RedirectResponse(pending.initiate_login_uri, status_code=303)
     services = services_of(request)
-    signed_in_now = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    signed_in_now = await services.sessions.from_cookie(session_cookie(request))
     message = NOTICES[notice].replace("Sign in", "Go back to your app and sign in")
     if signed_in_now is not None:
         message = message.split(".")[0] + ". Go back to your app to continue."

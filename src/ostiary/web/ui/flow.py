@@ -11,10 +11,10 @@ from ostiary.domain.sessions import Session, SessionStatus
 from ostiary.domain.users import User
 from ostiary.services.authorize import PendingLogin, TransactionGone
 from ostiary.services.events import AuthEvent
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
+from ostiary.web.cookies import names_of, session_cookie, set_cookie
 from ostiary.web.oauth.authorize import outcome_response
-from ostiary.web.pages import error_page, render, set_cookie
+from ostiary.web.pages import error_page, render
 
 __all__ = [
     "client_ip",
@@ -41,7 +41,7 @@ async def restart_elsewhere(request: Request, gone: TransactionGone) -> Response
     if gone.initiate_login_uri:
         return RedirectResponse(gone.initiate_login_uri, status_code=303)
     services = services_of(request)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     app = f" to {gone.app.name}" if gone.app else ""
     message = (
         f"This sign-in page has expired or was opened from a bookmark. Go back{app} and "
@@ -142,7 +142,7 @@ async def signed_in(
         set_cookie(
             request,
             response,
-            COOKIE_NAME,
+            names_of(request).session,
             cookie,
             max_age=services.settings.session_absolute_timeout,
         )

@@ -16,8 +16,8 @@ from ostiary.services.email_flows import EmailRateLimited
 from ostiary.services.errors import Conflict, InvalidInput
 from ostiary.services.events import AuthEvent
 from ostiary.services.login import LoginFailed, Throttled
-from ostiary.services.sessions import COOKIE_NAME
 from ostiary.web.context import services_of
+from ostiary.web.cookies import session_cookie
 from ostiary.web.oauth.authorize import outcome_response
 from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
 from ostiary.web.ui.email import NOTICES, start_email_sign_in
@@ -43,7 +43,7 @@ async def login_page(request: Request) -> Response:
     if isinstance(pending, TransactionGone):
         return await restart_elsewhere(request, pending)
     services = services_of(request)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     reauth_user = await services.users.get(session.user_id) if session else None
     if form is None:
         notice = NOTICES.get(request.query_params.get("notice", ""))
@@ -174,33 +174,34 @@ async def signup_page(request: Request) -> Response:
             request, pending, email=email, name=name, field_errors={err.field: str(err)}
         )
     except Conflict:
-        return _signup_form(
-            request,
-            pending,
-            email=email,
-            name=name,
-            error="An account with this email already exists. Sign in instead.",
-            status=409,
-        )
+        # Saying "this email has an account" would tell anyone which emails are registered:
+        # the owner gets an email instead, and the page is the one a new account sees.
+        await services.email_flows.tell_account_exists(email, ip=client_ip(request))
+        return _check_your_email(request, email)
     await services.events.record(
         AuthEvent.SIGNUP, user_id=user.id, email=user.email, client_id=pending.app.client_id,
         ip=client_ip(request),
     )  # fmt: skip
     await services.email_flows.send_verification(user, txn_id=pending.txn.id, ip=client_ip(request))
     if services.settings.require_email_verification:
-        return render(
-            request,
-            "message.html",
-            {
-                "title": "Check your email",
-                "message": f"We sent a link to {user.email}. Open it to verify your address, "
-                "then sign in.",
-                "action_url": None,
-                "action_label": None,
-            },
-        )
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+        return _check_your_email(request, user.email)
+    session = await services.sessions.from_cookie(session_cookie(request))
     return await signed_in(request, pending, user, session, amr=("pwd",))
+
+
+def _check_your_email(request: Request, email: str) -> Response:
+    """The answer to a sign-up that waits for the inbox: the same for a new account and for an
+    email that already has one."""
+    return render(
+        request,
+        "message.html",
+        {
+            "title": "Check your email",
+            "message": f"We sent a link to {email}. Open it to verify your address, then sign in.",
+            "action_url": None,
+            "action_label": None,
+        },
+    )
 
 
 def _signup_form(
@@ -244,7 +245,7 @@ async def consent_page(request: Request) -> Response:
     pending = await load_pending(request, txn_id)
     if isinstance(pending, TransactionGone):
         return await restart_elsewhere(request, pending)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     if session is None:  # the session ended while the page was open: sign in again
         query = urlencode({"txn": pending.txn.id})
         return RedirectResponse(f"/ui/login?{query}", status_code=303)
@@ -275,7 +276,7 @@ async def organization_page(request: Request) -> Response:
     pending = await load_pending(request, txn_id)
     if isinstance(pending, TransactionGone):
         return await restart_elsewhere(request, pending)
-    session = await services.sessions.from_cookie(request.cookies.get(COOKIE_NAME))
+    session = await services.sessions.from_cookie(session_cookie(request))
     if session is None:
         return RedirectResponse(f"/ui/login?{urlencode({'txn': pending.txn.id})}", status_code=303)
     choices = await services.authorize.organizations_for(session.user_id)
