@@ -59,7 +59,7 @@ def _confirm_superseding(page: Page, delay: int, pending: list[KeyInfo]) -> Resp
     then = (
         "The new key is published and signs at once."
         if delay == 0
-        else f"The new key is published at once and signs in {delay} seconds; until then the "
+        else f"The new key is published at once and signs {_starts(delay)}; until then the "
         "key that signs now carries on."
     )
     return page.render(
