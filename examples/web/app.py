@@ -27,6 +27,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +148,27 @@ def signed_in(user: User) -> str:
 </section>"""
 
 
+# Claims that are times, in seconds since 1970 (JWT NumericDate, OIDC Core §2 and §5.1).
+TIME_CLAIMS = frozenset({"iat", "exp", "nbf", "auth_time", "updated_at"})
+
+
 def claims_table(claims: Mapping[str, Any]) -> str:
     rows = "".join(
-        f"<tr><th>{html.escape(name)}</th><td>{html.escape(format_claim(value))}</td></tr>"
+        f"<tr><th>{html.escape(name)}</th><td>{claim_cell(name, value)}</td></tr>"
         for name, value in sorted(claims.items())
     )
     return f'<table class="claims">{rows}</table>'
+
+
+def claim_cell(name: str, value: Any) -> str:
+    """A claim's value as HTML: times as a readable UTC date with the raw number after it."""
+    if name in TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value, UTC)
+        return (
+            f'<time datetime="{moment.isoformat()}">{moment:%d %b %Y, %H:%M:%S} UTC</time> '
+            f'<span class="raw">({html.escape(str(value))})</span>'
+        )
+    return html.escape(format_claim(value))
 
 
 def format_claim(value: Any) -> str:

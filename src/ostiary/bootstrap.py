@@ -172,6 +172,7 @@ def build_services(
             token_store,
             ConsentStore(engine),
             organizations,
+            events,
             digester,
             clock,
             issuer=settings.issuer,

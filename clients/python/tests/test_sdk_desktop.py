@@ -3,6 +3,7 @@ silent refresh at start-up and logout in the browser, against a real Ostiary."""
 
 from __future__ import annotations
 
+import re
 import stat
 from urllib.parse import parse_qs, urlsplit
 
@@ -187,3 +188,17 @@ def test_loopback_server_ignores_foreign_callbacks():
             server.wait(0.2)
         assert 200 == httpx.get(f"{base}?code=c-1&state=s-1").status_code
         assert {"code": "c-1", "state": "s-1"} == server.wait(1)
+
+
+def test_the_signed_in_page_is_styled_and_self_contained():
+    """The page the browser lands on has its own style (light and dark), a heading, and loads
+    nothing from anywhere: no external link or script, and a CSP that allows none."""
+    with LoopbackServer(app_name="Orders") as server:
+        server.expect("s-1")
+        page = httpx.get(f"{server.redirect_uri}?code=c-1&state=s-1")
+    assert 200 == page.status_code
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "<style>" in page.text and "prefers-color-scheme: dark" in page.text
+    assert "<h1>You are signed in</h1>" in page.text
+    assert "You can close this tab and return to Orders." in page.text
+    assert [] == re.findall(r'(?:src|href)="', page.text)

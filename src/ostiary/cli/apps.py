@@ -10,6 +10,7 @@ from ostiary.cli.output import emit
 from ostiary.domain.apps import App
 from ostiary.services.apps import NewSecret
 from ostiary.services.container import Services
+from ostiary.services.errors import Conflict
 
 __all__ = ["register"]
 
@@ -212,7 +213,12 @@ async def _delete(services: Services, args: argparse.Namespace) -> int:
 
 
 async def _secret_create(services: Services, args: argparse.Namespace) -> int:
-    secret = await services.apps.create_secret(args.app)
+    try:
+        secret = await services.apps.create_secret(args.app)
+    except Conflict as err:
+        raise Conflict(
+            f"{err} To revoke: ostiary apps secrets revoke {args.app} SECRET_ID"
+        ) from None
     emit(_secret_view(secret), as_json=args.json)
     if not args.json:
         print("\nThe client secret is shown only this once: store it now.")

@@ -13,7 +13,7 @@ from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.digests import Digester
 from ostiary.protocol.redirect_uris import RedirectUriError, UriKind, validate_registered_uri
 from ostiary.services.clock import Clock
-from ostiary.services.errors import Conflict, InvalidInput, NotFound
+from ostiary.services.errors import Conflict, InvalidInput, NotFound, Problem
 from ostiary.storage.apps import ActiveSecret, AppStore, DuplicateAppError, TooManySecretsError
 from ostiary.storage.pages import Page
 
@@ -170,21 +170,33 @@ class AppService:
                 "refresh_reuse_interval",
                 f"refresh_reuse_interval must be 0 to {MAX_REFRESH_REUSE_INTERVAL} seconds.",
             )
-        self._check_uris("redirect_uris", app.redirect_uris, UriKind.REDIRECT, app)
-        self._check_uris(
-            "post_logout_redirect_uris", app.post_logout_redirect_uris, UriKind.POST_LOGOUT, app
-        )
-        if app.initiate_login_uri:
-            self._check_uris(
-                "initiate_login_uri", [app.initiate_login_uri], UriKind.INITIATE_LOGIN, app
-            )
-        if app.backchannel_logout_uri:
-            self._check_uris(
+        self._check_every_uri(app)
+
+    def _check_every_uri(self, app: App) -> None:
+        """Every URL of the app is checked, and every bad one reported (not just the first)."""
+        problems = [
+            *self._uri_problems("redirect_uris", app.redirect_uris, UriKind.REDIRECT, app),
+            *self._uri_problems(
+                "post_logout_redirect_uris",
+                app.post_logout_redirect_uris,
+                UriKind.POST_LOGOUT,
+                app,
+            ),
+            *self._uri_problems(
+                "initiate_login_uri",
+                [app.initiate_login_uri] if app.initiate_login_uri else [],
+                UriKind.INITIATE_LOGIN,
+                app,
+            ),
+            *self._uri_problems(
                 "backchannel_logout_uri",
-                [app.backchannel_logout_uri],
+                [app.backchannel_logout_uri] if app.backchannel_logout_uri else [],
                 UriKind.BACKCHANNEL_LOGOUT,
                 app,
-            )
+            ),
+        ]
+        if problems:
+            raise InvalidInput.of(problems, f"{len(problems)} URLs are not allowed.")
 
     def _check_ttl(self, ttl: int | None) -> None:
         if ttl is None:
@@ -208,19 +220,23 @@ class AppService:
                 rule="ttl_exceeds_idle_timeout",
             )
 
-    def _check_uris(self, field: str, uris: Iterable[str], kind: UriKind, app: App) -> None:
+    def _uri_problems(
+        self, field: str, uris: Iterable[str], kind: UriKind, app: App
+    ) -> list[Problem]:
         uris = list(uris)
         if len(uris) > MAX_REDIRECT_URIS:
-            raise InvalidInput(field, f"At most {MAX_REDIRECT_URIS} URLs of one kind.")
+            return [Problem(field, "invalid", f"At most {MAX_REDIRECT_URIS} URLs of one kind.")]
+        problems = []
         if len(set(uris)) != len(uris):
-            raise InvalidInput(field, "The same URL is listed twice.", rule="duplicate")
+            problems.append(Problem(field, "duplicate", "The same URL is listed twice."))
         for uri in uris:
             try:
                 validate_registered_uri(
                     uri, kind=kind, app_type=app.type.value, production=self._production
                 )
             except RedirectUriError as err:
-                raise InvalidInput(field, str(err), rule=err.rule) from None
+                problems.append(Problem(field, err.rule, str(err)))
+        return problems
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -324,7 +340,8 @@ class AppService:
         except TooManySecretsError:
             raise Conflict(
                 f"{app.name} already has {MAX_ACTIVE_SECRETS} active secrets, the most allowed. "
-                f"Revoke one first (`ostiary apps secrets revoke {app.client_id} SECRET_ID`)."
+                "Revoke one of them first (the one nothing uses any more), then generate the new "
+                "one."
             ) from None
         return new
 

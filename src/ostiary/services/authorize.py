@@ -41,6 +41,7 @@ from ostiary.protocol.errors import (
 from ostiary.protocol.redirect_uris import match_redirect_uri
 from ostiary.services.apps import CONSOLE_ID
 from ostiary.services.clock import Clock
+from ostiary.services.events import AuthEvent, AuthLog
 from ostiary.services.organizations import OrganizationService
 from ostiary.services.sessions import SessionService
 from ostiary.storage.apps import AppStore
@@ -68,6 +69,7 @@ TRANSACTION_KEEP = timedelta(hours=24)  # expired rows kept a while to send user
 @dataclasses.dataclass(frozen=True, slots=True)
 class Redirect:
     url: str
+    issued_from: Session | None = None  # the session a code was issued from, if one was
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class AuthorizeService:
         tokens: TokenStore,
         consents: ConsentStore,
         organizations: OrganizationService,
+        events: AuthLog,
         digester: Digester,
         clock: Clock,
         *,
@@ -132,6 +135,7 @@ class AuthorizeService:
         self._tokens = tokens
         self._consents = consents
         self._organizations = organizations
+        self._events = events
         self._digester = digester
         self._clock = clock
         self._issuer = issuer
@@ -141,7 +145,11 @@ class AuthorizeService:
     # -- the endpoint ----------------------------------------------------------------------
 
     async def authorize(
-        self, params: Mapping[str, Sequence[str]], session: Session | None
+        self,
+        params: Mapping[str, Sequence[str]],
+        session: Session | None,
+        *,
+        ip: str | None = None,
     ) -> Outcome:
         client_ids = params.get("client_id", [])
         app = (
@@ -158,7 +166,27 @@ class AuthorizeService:
             assert ctx.redirect_uri is not None  # the client steps passed
             return Redirect(self.error_redirect(ctx.redirect_uri, err, ctx.state))
         assert app is not None
-        return await self.decide(app, request, session)
+        outcome = await self.decide(app, request, session)
+        await self._record_session_reuse(app, request, outcome, ip)
+        return outcome
+
+    async def _record_session_reuse(
+        self, app: App, request: AuthorizationRequest, outcome: Outcome, ip: str | None
+    ) -> None:
+        """A code issued straight from the shared session (no login page) is a sign-in to
+        ``app`` all the same: the authentication log records it as its own event."""
+        if not isinstance(outcome, Redirect) or outcome.issued_from is None:
+            return
+        session = outcome.issued_from
+        silent = " (prompt=none)" if "none" in request.prompt else ""
+        await self._events.record(
+            AuthEvent.LOGIN_SESSION_REUSED,
+            user_id=session.user_id,
+            client_id=app.client_id,
+            session_id=session.id,
+            ip=ip,
+            detail=f"From the shared session, without a login page{silent}.",
+        )
 
     async def decide(
         self, app: App, request: AuthorizationRequest, session: Session | None
@@ -183,7 +211,7 @@ class AuthorizeService:
                 return chosen
             if await self._needs_consent(app, request, chosen):
                 return self._error(request, ConsentRequired("The user has not consented yet."))
-            return Redirect(await self.issue_code(app, request, chosen))
+            return Redirect(await self.issue_code(app, request, chosen), issued_from=chosen)
         if needs_login:
             txn = await self._new_transaction(app, request)
             return ShowLogin(txn.id, signup="create" in request.prompt)
@@ -195,7 +223,7 @@ class AuthorizeService:
         if await self._needs_consent(app, request, session):
             txn = await self._new_transaction(app, request)
             return ShowConsent(txn.id)
-        return Redirect(await self.issue_code(app, request, session))
+        return Redirect(await self.issue_code(app, request, session), issued_from=session)
 
     async def _choose_organization(
         self, app: App, request: AuthorizationRequest, session: Session

@@ -63,10 +63,18 @@ class BackchannelService:
 
     # -- ending sessions -------------------------------------------------------------------
 
-    async def end_session(self, session: Session, status: SessionStatus) -> bool:
+    async def end_session(
+        self,
+        session: Session,
+        status: SessionStatus,
+        *,
+        client_id: str | None = None,
+        ip: str | None = None,
+    ) -> bool:
         """End a session: its tokens are revoked and a logout notice is queued for every web app
         of the session that registered a back-channel URI, in one transaction. Delivery happens
-        later, in the background: it never blocks or fails the logout."""
+        later, in the background: it never blocks or fails the logout. ``client_id`` (the app
+        the logout came through) and ``ip`` (who asked) go to the authentication log."""
         deliveries = await self._deliveries_for(session)
         if not await self._sessions.end(session.id, status, self._clock.now(), deliveries):
             return False
@@ -74,7 +82,9 @@ class BackchannelService:
             SessionStatus.LOGGED_OUT: AuthEvent.LOGOUT,
             SessionStatus.REVOKED: AuthEvent.SESSION_REVOKED,
         }.get(status, AuthEvent.SESSION_EXPIRED)
-        await self._events.record(event, user_id=session.user_id, session_id=session.id)
+        await self._events.record(
+            event, user_id=session.user_id, client_id=client_id, session_id=session.id, ip=ip
+        )
         if self._wakeup is not None:
             self._wakeup.set()
         return True

@@ -20,6 +20,8 @@ EVENTS = Counter("ostiary_auth_events_total", "Authentication events by type", [
 
 class AuthEvent(enum.StrEnum):
     LOGIN_SUCCEEDED = "login_succeeded"
+    # An app was signed in from the shared session, with no login page (SSO at work).
+    LOGIN_SESSION_REUSED = "login_session_reused"
     LOGIN_FAILED = "login_failed"
     LOGIN_THROTTLED = "login_throttled"
     SIGNUP = "signup"

@@ -143,18 +143,29 @@ class LogoutService:
             return f"{uri}{'&' if '?' in uri else '?'}{urlencode({'state': state})}"
         return uri
 
-    async def log_out(self, session: Session | None) -> None:
+    async def log_out(
+        self, session: Session | None, *, app: App | None = None, ip: str | None = None
+    ) -> None:
+        """End the browser's session; ``app`` is the app the logout came through, if known."""
         if session is not None:
-            await self._sessions.end(session, SessionStatus.LOGGED_OUT)
+            await self._sessions.end(
+                session,
+                SessionStatus.LOGGED_OUT,
+                client_id=app.client_id if app is not None else None,
+                ip=ip,
+            )
 
     # -- administrators and account pages --------------------------------------------------
 
-    async def revoke_session(self, session_id: str, *, user_id: str | None = None) -> Session:
-        """End one session (an admin, or the user from their account page when ``user_id``)."""
+    async def revoke_session(
+        self, session_id: str, *, user_id: str | None = None, ip: str | None = None
+    ) -> Session:
+        """End one session (an admin, or the user from their account page when ``user_id``);
+        ``ip`` is the address of whoever asked, for the authentication log."""
         session = await self._sessions.get(session_id)
         if user_id is not None and session.user_id != user_id:
             raise NotFound(f"No session {session_id!r}.")
-        await self._sessions.end(session, SessionStatus.REVOKED)
+        await self._sessions.end(session, SessionStatus.REVOKED, ip=ip)
         return session
 
     async def delete_user(self, user: User) -> int:

@@ -118,10 +118,18 @@ class SessionService:
     async def for_user(self, user_id: str) -> list[Session]:
         return await self._store.for_user(user_id)
 
-    async def end(self, session: Session, status: SessionStatus) -> bool:
+    async def end(
+        self,
+        session: Session,
+        status: SessionStatus,
+        *,
+        client_id: str | None = None,
+        ip: str | None = None,
+    ) -> bool:
         """End the session, revoke every refresh token of every app in it, and tell the web apps
-        that registered a back-channel logout URI. False when it had already ended."""
-        return await self._backchannel.end_session(session, status)
+        that registered a back-channel logout URI. False when it had already ended. The app the
+        request came through and the requester's IP are logged with the event."""
+        return await self._backchannel.end_session(session, status, client_id=client_id, ip=ip)
 
     async def count_live(self) -> int:
         return await self._store.count_live(self._clock.now())

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ostiary.domain.wording import counted
 from ostiary.protocol.digests import Digester
 from ostiary.protocol.errors import TooManyAttempts
 from ostiary.services.clock import Clock
@@ -39,7 +40,7 @@ FORGET_AFTER_SECONDS = 60 * 60
 
 def wait_text(seconds: int) -> str:
     """``Wait 1 second`` / ``Wait 12 seconds``."""
-    return f"Wait {seconds} second{'' if seconds == 1 else 's'}"
+    return f"Wait {counted(seconds, 'second')}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

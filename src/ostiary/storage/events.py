@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ostiary.storage.db import Database
-from ostiary.storage.tables import auth_events
+from ostiary.storage.tables import auth_events, users
 
 __all__ = ["EventStore"]
 
@@ -24,8 +24,15 @@ class EventStore:
     async def recent(
         self, *, limit: int = 100, before: str | None = None, type_: str | None = None
     ) -> list[dict[str, Any]]:
-        """Newest first; ``before`` is an event id (ids sort by time) for the next page."""
-        query = sa.select(auth_events).order_by(auth_events.c.id.desc()).limit(limit)
+        """Newest first; ``before`` is an event id (ids sort by time) for the next page. Each
+        row has ``user_email``: the user's email now (None once the user is deleted), for the
+        events recorded without one (sign-outs, revocations, expiries)."""
+        query = (
+            sa.select(auth_events, users.c.email.label("user_email"))
+            .select_from(auth_events.outerjoin(users, users.c.id == auth_events.c.user_id))
+            .order_by(auth_events.c.id.desc())
+            .limit(limit)
+        )
         if before is not None:
             query = query.where(auth_events.c.id < before)
         if type_ is not None:

@@ -21,6 +21,7 @@ from ostiary.web.oauth.logout import logout
 from ostiary.web.oauth.metadata import discovery, jwks
 from ostiary.web.oauth.token import introspect, revoke, token
 from ostiary.web.oauth.userinfo import userinfo
+from ostiary.web.pages import http_error
 from ostiary.web.proxies import TrustedProxies
 from ostiary.web.ui.account import sessions_page
 from ostiary.web.ui.email import (
@@ -89,6 +90,7 @@ def create_web_app(services: Services) -> Starlette:
             ),
             Middleware(FixedPathRoutes, routes=protocol),
         ],
+        exception_handlers={404: http_error, 405: http_error},
     )
     app.state.services = services
     return app

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from ostiary.protocol.compare import secrets_equal
 from ostiary.protocol.errors import OAuthError
@@ -29,6 +30,7 @@ __all__ = [
     "csrf_ok",
     "csrf_token",
     "error_page",
+    "http_error",
     "render",
 ]
 
@@ -153,3 +155,31 @@ def oauth_error_page(request: Request, err: OAuthError) -> HTMLResponse:
         detail=f"error={err.error}",
         status_code=400,
     )
+
+
+HTTP_ERRORS = {
+    404: (
+        "Page not found",
+        "There is nothing at this address. Check the link, or go back to the app you came from.",
+    ),
+    405: (
+        "This page can't be opened this way",
+        "This address exists, but not for this kind of request. If you followed a link or "
+        "submitted a form, go back and try again from the app.",
+    ),
+}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 (no route, or a route without the method): a styled page for a
+    browser (it accepts text/html), the usual plain text for programs. The management API has
+    its own JSON answer (``web.api.errors``)."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})  # a 405 keeps its Allow header
+    page = HTTP_ERRORS.get(exc.status_code)
+    if page is None or "text/html" not in request.headers.get("accept", ""):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
+    title, message = page
+    response = error_page(request, title, message, status_code=exc.status_code)
+    response.headers.update(headers)
+    return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
 import httpx
@@ -85,9 +86,42 @@ async def test_a_third_active_secret_is_refused_with_the_clear_message(
 
     refused = await admin.post(f"/admin/apps/{app.id}/secrets")
     assert 409 == refused.status_code
-    assert "Billing portal already has 2 active secrets, the most allowed." in refused.text
+    assert (
+        "Billing portal already has 2 active secrets, the most allowed. Revoke one of them "
+        "first (the one nothing uses any more), then generate the new one."
+    ) == _secret_error(refused.text)
     assert _revealed(refused.text) is None
     assert 2 == len([s for s in await admin.services.apps.list_secrets(app.id) if s.active])
+
+
+def _secret_error(html: str) -> str | None:
+    found = re.search(r'id="secret-error">.*?<p>(.*?)</p>', html, re.S)
+    return unescape(found.group(1)) if found else None
+
+
+def _generate_button(html: str) -> str:
+    found = re.search(r"<button[^>]*>(?:(?!</button>).)*Generate new secret", html, re.S)
+    assert found is not None, "no Generate new secret button"
+    return found.group(0)
+
+
+async def test_generate_is_disabled_at_two_secrets_and_says_why(admin: AdminBrowser) -> None:
+    """With one active secret the button is enabled; with two it is disabled and described by
+    a hint that says to revoke one first (in the dashboard, not a CLI command)."""
+    app, _ = await create_app(admin, "Billing portal", "web")
+    one = await admin.get(f"/admin/apps/{app.id}")
+    assert " disabled" not in _generate_button(one.text)
+
+    await admin.services.apps.create_secret(app.id)
+    two = await admin.get(f"/admin/apps/{app.id}")
+    button = _generate_button(two.text)
+    assert " disabled" in button and 'aria-describedby="secret-limit"' in button
+    hint = re.search(r'id="secret-limit">(.*?)</p>', two.text, re.S)
+    assert hint is not None
+    assert (
+        "This app has 2 active secrets, the most allowed. Revoke one of them first (the one "
+        "nothing uses any more), then generate the new one."
+    ) == unescape(hint.group(1))
 
 
 async def test_revoking_a_secret_asks_first(admin: AdminBrowser) -> None:
@@ -140,6 +174,31 @@ async def test_invalid_redirect_url_shows_the_rule_by_its_field_and_saves_nothin
     assert "https://billing.example.com/login" == stored.initiate_login_uri
     assert ("https://billing.example.com/",) == stored.post_logout_redirect_uris
     assert "https://billing.example.com/backchannel" == stored.backchannel_logout_uri
+
+
+async def test_every_bad_redirect_url_of_the_form_is_reported(admin: AdminBrowser) -> None:
+    """Two bad post-login URLs and a bad back-channel URL: each is reported next to its field
+    with its own rule, and the banner counts them; nothing is saved."""
+    app, _ = await create_app(admin, "Billing portal", "web")
+    form = {
+        "redirect_uris": f"{CALLBACK}\nhttps://billing.example.com/cb?next=home\n"
+        "https://billing.example.com/cb#top",
+        "initiate_login_uri": "",
+        "post_logout_redirect_uris": "https://billing.example.com/",
+        "backchannel_logout_uri": "ftp://billing.example.com/backchannel",
+    }
+    refused = await admin.post(f"/admin/apps/{app.id}/redirects", form)
+    assert 400 == refused.status_code
+    post_login = field_error(refused.text, "redirect_uris")
+    assert post_login is not None
+    first, second = post_login.split("<br>")
+    assert "it contains a query string ('?next=home')" in first
+    assert "'https://billing.example.com/cb#top' is not allowed" in second
+    backchannel = field_error(refused.text, "backchannel_logout_uri")
+    assert backchannel is not None and "ftp://billing.example.com/backchannel" in backchannel
+    assert field_error(refused.text, "post_logout_redirect_uris") is None
+    assert "Nothing was saved: fix the 3 problems marked below." in refused.text
+    assert app == await admin.services.apps.get(app.id)
 
 
 async def test_each_kind_of_url_is_checked_by_its_own_field(admin: AdminBrowser) -> None:
@@ -297,3 +356,46 @@ async def test_the_console_app_cannot_be_deleted(admin: AdminBrowser) -> None:
     )
     assert 409 == edit.status_code
     assert console == await admin.console()
+
+
+def _copy_buttons(html: str) -> dict[str, str]:
+    """``{target id: aria-label}`` of the page's copy buttons."""
+    return dict(re.findall(r'<button[^>]*data-copy="([^"]+)" aria-label="([^"]+)"', html))
+
+
+async def test_client_ids_and_the_shown_secret_have_copy_buttons(admin: AdminBrowser) -> None:
+    """The page that shows a new secret has a labelled copy button for it and for the client
+    ID, a live region announces the copy, and the script that drives them is served; the
+    applications list has one per client ID."""
+    app, _ = await create_app(admin, "Billing portal", "web")
+    created = await admin.post(f"/admin/apps/{app.id}/secrets")
+    page = await admin.follow(created)
+    expected = {"new-secret-value": "Copy client secret", "client-id": "Copy client ID"}
+    assert expected == _copy_buttons(page.text)
+    assert 'role="status" aria-live="polite" id="copy-status"' in page.text
+    assert '<script src="/ui/static/admin.js" defer></script>' in page.text
+
+    script = await admin.get("/ui/static/admin.js")
+    assert 200 == script.status_code
+    assert "javascript" in script.headers["content-type"]
+
+    listing = await admin.get("/admin/apps")
+    assert f"Copy client ID of {app.name}" == _copy_buttons(listing.text)[f"client-id-{app.id}"]
+
+
+async def test_the_secret_mask_is_named_by_text_not_an_aria_label_on_code(
+    admin: AdminBrowser,
+) -> None:
+    """The masked secret is read as "Secret ending in XXXX" from visually hidden text; its
+    bullets are hidden from screen readers and the <code> carries no aria-label (which many
+    screen readers ignore on a non-interactive element)."""
+    app, secret = await create_app(admin, "Billing portal", "web")
+    assert secret is not None
+    page = await admin.get(f"/admin/apps/{app.id}")
+    hint = secret[-4:]
+    expected = (
+        f'<span class="visually-hidden">Secret ending in {hint}</span>'
+        f'<code class="secret-mask" aria-hidden="true">sec_••••••••{hint}</code>'
+    )
+    assert expected in page.text
+    assert re.search(r"<code[^>]*aria-label", page.text) is None

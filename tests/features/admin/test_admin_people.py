@@ -193,6 +193,15 @@ async def test_signing_keys_rotate_with_a_delay(admin: AdminBrowser) -> None:
     assert ["next", "active"] == [k.status for k in await admin.services.keys.all()]
 
 
+async def test_a_one_second_delay_is_said_in_the_singular(admin: AdminBrowser) -> None:
+    """Rotating with a delay of 1 says "in 1 second", not "in 1 seconds"."""
+    rotated = await admin.post("/admin/keys/rotate", {"delay": "1"})
+    page = (await admin.follow(rotated)).text
+    notice = re.search(r'id="notice">.*?<p>(.*?)</p>', page, re.S)
+    assert notice is not None
+    assert notice.group(1).endswith("; it starts signing in 1 second.")
+
+
 async def test_authentication_log_filters_by_event_and_pages(admin: AdminBrowser) -> None:
     """The log shows events newest first, filters by type and pages 50 at a time."""
     from ostiary.services.events import AuthEvent

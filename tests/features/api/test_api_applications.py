@@ -275,3 +275,24 @@ async def test_revoking_an_unknown_secret_is_404(api: Api) -> None:
     created = await api.created("/applications", WEB)
     response = await api.delete(f"/applications/{created['id']}/secrets/csec_nope")
     assert 404 == response.status_code
+
+
+async def test_every_bad_url_of_a_request_is_in_the_details(api: Api) -> None:
+    """Two bad redirect URIs and a bad post-logout URI: all three are details of one 422, each
+    with its field, rule and a message naming the URL."""
+    response = await api.post(
+        "/applications",
+        json={
+            **WEB,
+            "redirect_uris": ["https://billing.example.com/cb?next=/home", "https://b.example/#x"],
+            "post_logout_redirect_uris": ["ftp://billing.example.com/"],
+        },
+    )
+    assert 422 == response.status_code
+    details = response.json()["details"]
+    fields = [(d["field"], d["rule"]) for d in details]
+    expected_fields = ["redirect_uris", "redirect_uris", "post_logout_redirect_uris"]
+    assert expected_fields == [field for field, _ in fields]
+    assert "query" == fields[0][1]
+    assert "cb?next=/home" in details[0]["message"] and "#x" in details[1]["message"]
+    assert response.json()["message"].startswith("3 URLs are not allowed.")

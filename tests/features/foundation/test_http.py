@@ -196,3 +196,41 @@ async def test_a_protocol_endpoint_refuses_another_method_with_405(
     for method, path in (("POST", "/keys"), ("GET", "/oauth/token"), ("PUT", "/userinfo")):
         response = await client.request(method, path)
         assert 405 == response.status_code, (method, path)
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "title"),
+    [
+        ("GET", "/no-such-page", 404, "Page not found"),
+        ("GET", "/admin/no-such-page", 404, "Page not found"),
+        ("GET", "/oauth/token", 405, "This page can&#39;t be opened this way"),
+        ("POST", "/ui/login/link", 405, "This page can&#39;t be opened this way"),
+    ],
+)
+async def test_a_browser_gets_a_styled_page_for_404_and_405(
+    client: httpx.AsyncClient, method: str, path: str, status: int, title: str
+) -> None:
+    """A browser asking for a missing page, or with the wrong method, gets an HTML page in
+    Ostiary's style (its stylesheet, a heading, the code) with the same status and headers."""
+    response = await client.request(method, path, headers={"accept": BROWSER_ACCEPT})
+    assert status == response.status_code
+    assert "text/html; charset=utf-8" == response.headers["content-type"]
+    assert f"<h1>{title}</h1>" in response.text
+    assert '<link rel="stylesheet" href="/ui/static/ostiary.css">' in response.text
+    if status == 405:
+        assert response.headers["allow"]
+
+
+async def test_programs_still_get_plain_text_and_the_api_json_for_404(
+    client: httpx.AsyncClient,
+) -> None:
+    """Without text/html in Accept a 404 stays plain text, and the management API keeps its JSON
+    error even for a browser."""
+    plain = await client.get("/no-such-page")
+    assert (404, "Not Found") == (plain.status_code, plain.text)
+    api = await client.get("/api/v1/no-such-thing", headers={"accept": BROWSER_ACCEPT})
+    assert 404 == api.status_code
+    assert "application/json" == api.headers["content-type"]

@@ -90,7 +90,8 @@ def check_lifetime(
     if exp is None:
         raise InvalidToken("The token has no exp claim.")
     if exp + leeway <= now:
-        raise TokenExpired(f"The token expired {int(now - exp)} seconds ago.")
+        ago = int(now - exp)
+        raise TokenExpired(f"The token expired {ago} second{'' if ago == 1 else 's'} ago.")
     nbf = _number(claims, "nbf")
     if nbf is not None and nbf - leeway > now:
         raise TokenNotYetValid("The token is not valid yet (nbf is in the future).")

@@ -193,6 +193,7 @@ async def _settings_page(
             "secrets": [s for s in secrets if s.active],
             "revoked_count": sum(1 for s in secrets if not s.active),
             "max_secrets": MAX_ACTIVE_SECRETS,
+            "secrets_full": sum(1 for s in secrets if s.active) >= MAX_ACTIVE_SECRETS,
             "new_secret": None
             if new_secret is None
             else {"id": new_secret[0], "value": new_secret[1]},
@@ -297,7 +298,10 @@ async def app_redirects(page: Page) -> Response:
     try:
         await page.services.apps.update(app.id, **changes)
     except InvalidInput as err:
-        return _redirects_page(page, app, values, {err.field: str(err)}, status_code=400)
+        errors: dict[str, list[str]] = {}
+        for problem in err.problems:
+            errors.setdefault(problem.field, []).append(problem.message)
+        return _redirects_page(page, app, values, errors, status_code=400)
     return page.redirect(_path(app, "/redirects"), notice="Redirect URLs saved.")
 
 
@@ -314,7 +318,7 @@ def _redirects_page(
     page: Page,
     app: App,
     values: dict[str, str],
-    errors: dict[str, str],
+    errors: dict[str, list[str]],
     *,
     status_code: int = 200,
 ) -> Response:
@@ -326,6 +330,7 @@ def _redirects_page(
             "tab": "redirects",
             "values": values,
             "errors": errors,
+            "error_count": sum(len(messages) for messages in errors.values()),
             "production": page.services.settings.production,
             "console_name": CONSOLE_NAME,
         },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from ostiary.domain.wording import counted
 from ostiary.services.keys import KeyInfo
 from ostiary.web.admin.kit import Page, admin_page, when
 
@@ -44,7 +45,7 @@ async def keys_list(page: Page) -> Response:
 
 
 def _starts(delay: int) -> str:
-    return "now" if delay == 0 else f"in {delay} seconds"
+    return "now" if delay == 0 else f"in {counted(delay, 'second')}"
 
 
 def _confirm_superseding(page: Page, delay: int, pending: list[KeyInfo]) -> Response:
@@ -58,7 +59,7 @@ def _confirm_superseding(page: Page, delay: int, pending: list[KeyInfo]) -> Resp
     then = (
         "The new key is published and signs at once."
         if delay == 0
-        else f"The new key is published at once and signs in {delay} seconds; until then the "
+        else f"The new key is published at once and signs {_starts(delay)}; until then the "
         "key that signs now carries on."
     )
     return page.render(

@@ -14,6 +14,7 @@ __all__ = ["EVENT_LABELS", "log_list"]
 PAGE_SIZE = 50
 EVENT_LABELS = {
     AuthEvent.LOGIN_SUCCEEDED: "Sign-in succeeded",
+    AuthEvent.LOGIN_SESSION_REUSED: "Sign-in by shared session",
     AuthEvent.LOGIN_FAILED: "Sign-in failed",
     AuthEvent.LOGIN_THROTTLED: "Sign-in throttled",
     AuthEvent.SIGNUP: "Sign-up",

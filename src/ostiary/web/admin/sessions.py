@@ -102,5 +102,6 @@ async def session_revoke(page: Page) -> Response:
                 "crumbs": [("Sessions", "/admin/sessions")],
             },
         )
-    await page.services.logout.revoke_session(session.id)
+    client = page.request.client
+    await page.services.logout.revoke_session(session.id, ip=client.host if client else None)
     return page.redirect(back, notice=f"The session of {user.email} was revoked.")

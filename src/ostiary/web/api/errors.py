@@ -136,8 +136,8 @@ async def _service_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     message = str(exc)
     if isinstance(exc, InvalidInput):
-        detail = ErrorDetail(field=exc.field, rule=exc.rule, message=message)
-        return _render(422, exc.code, message, [detail])
+        details = [ErrorDetail(field=p.field, rule=p.rule, message=p.message) for p in exc.problems]
+        return _render(422, exc.code, message, details)
     if isinstance(exc, NotFound):
         return _render(404, exc.code, message)
     if isinstance(exc, Conflict):

@@ -26,7 +26,9 @@ async def authorize(request: Request) -> Response:
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
     session = await services.sessions.from_cookie(session_cookie(request))
-    return outcome_response(request, await services.authorize.authorize(params, session))
+    ip = request.client.host if request.client else None
+    outcome = await services.authorize.authorize(params, session, ip=ip)
+    return outcome_response(request, outcome)
 
 
 def outcome_response(request: Request, outcome: Outcome) -> Response:

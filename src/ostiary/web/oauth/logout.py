@@ -58,7 +58,8 @@ async def logout(request: Request) -> Response:
             )
     elif plan.needs_confirmation:
         return await _confirmation(request, plan, session_user=session.user_id if session else None)
-    await services.logout.log_out(session)
+    ip = request.client.host if request.client else None
+    await services.logout.log_out(session, app=plan.app, ip=ip)
     return signed_out(request, plan.redirect_to)
 
 

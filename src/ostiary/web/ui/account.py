@@ -15,6 +15,7 @@ from ostiary.web.cookies import session_cookie
 from ostiary.web.oauth.authorize import outcome_response
 from ostiary.web.oauth.logout import signed_out
 from ostiary.web.pages import csrf_ok, csrf_token, error_page, render
+from ostiary.web.ui.flow import client_ip
 
 __all__ = ["describe_device", "sessions_page"]
 
@@ -72,7 +73,9 @@ async def sessions_page(request: Request) -> Response:
             )
         target = form.get("session_id")
         try:
-            await services.logout.revoke_session(str(target or ""), user_id=current.user_id)
+            await services.logout.revoke_session(
+                str(target or ""), user_id=current.user_id, ip=client_ip(request)
+            )
         except NotFound:
             return error_page(request, "Session not found", "That session does not exist.",
                               status_code=404, action_url=PATH, action_label="Back")  # fmt: skip

@@ -103,7 +103,12 @@ async def signed_in(
         session = await services.sessions.reauthenticate(session, amr)
     else:
         if session is not None:  # another user signs in on this browser
-            await services.sessions.end(session, SessionStatus.LOGGED_OUT)
+            await services.sessions.end(
+                session,
+                SessionStatus.LOGGED_OUT,
+                client_id=pending.app.client_id if pending else None,
+                ip=client_ip(request),
+            )
         session, cookie = await services.sessions.create(
             user.id,
             amr=amr,
