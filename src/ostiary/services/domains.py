@@ -102,7 +102,7 @@ class DomainService:
         try:
             normalized = normalize_domain(name)
         except DomainRuleError as err:
-            raise InvalidInput("domain", str(err), rule="domain") from None
+            raise InvalidInput("name", str(err), rule="domain") from None
         if len(await self._store.of_organization(org.id)) >= MAX_DOMAINS:
             raise Conflict(f"{org.display_name} has {MAX_DOMAINS} domains, the most it may have.")
         owner = await self._store.verified_owner(normalized)

@@ -64,7 +64,9 @@ async def _every_post_is_refused(
     await services.organizations.add_member(org.id, user.id, roles=["member"])
     role = await services.roles.create("auditor", permissions=["logs:read"])
     session, _ = await services.sessions.create(user.id, amr=("pwd",), user_agent=None, ip=None)
+    domain = await services.domains.add(org.id, "acme.test")
     params = {
+        "domain_id": domain.id,
         "app_id": app.id,
         "secret_id": secret.secret.id,
         "user_id": user.id,
@@ -96,3 +98,6 @@ async def _every_post_is_refused(
     assert (await services.sessions.get(session.id)).is_live(services.clock.now())
     assert keys_before == len(await services.keys.all())
     assert 2 == len(await services.apps.all())
+    assert [(domain.id, False)] == [
+        (d.id, d.verified) for d in await services.domains.of_organization(org.id)
+    ]

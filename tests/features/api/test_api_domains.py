@@ -77,7 +77,7 @@ async def test_domain_rules_are_refused_with_their_reason(
     base = f"/organizations/{org['id']}/domains"
     suffix = await api.post(base, json={"name": "co.uk"})
     assert 422 == suffix.status_code
-    assert [("domain", "domain")] == [(d["field"], d["rule"]) for d in suffix.json()["details"]]
+    assert [("name", "domain")] == [(d["field"], d["rule"]) for d in suffix.json()["details"]]
     await api.created(base, {"name": "acme.com"})
     assert 409 == (await api.post(base, json={"name": "ACME.com"})).status_code
     assert (

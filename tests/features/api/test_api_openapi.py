@@ -87,11 +87,14 @@ URI_FIELDS = ("redirect_uris", "post_logout_redirect_uris", "initiate_login_uri"
               "backchannel_logout_uri")  # fmt: skip
 # The rules a JSON Schema cannot state, each named in the document's description: they depend
 # on stored records (an app's type, which roles exist), on the environment (its idle timeout,
-# the minimum password length) or on a URL's parts (scheme, host, wildcards). A schema-valid
+# the minimum password length), on a URL's parts (scheme, host, wildcards) or on the public
+# suffix list (which domains can be owned). A schema-valid
 # request refused with 422 for one of these is not a failure; for anything else it is.
 UNSTATED_RULES = {
     ("enforce_pkce", "pkce_required"),
     ("management_api_access", "web_only"),
+    ("introspect_all_tokens", "web_only"),
+    ("name", "domain"),
     ("access_token_ttl", "ttl_exceeds_idle_timeout"),
     ("password", "password_too_short"),
     ("roles", "unknown_role"),

@@ -41,10 +41,11 @@ previous page; its pattern says which tokens a list takes) and answer
 holds a NUL character; an integer may be written `5.0`. A few rules no schema can state, each
 with its own `rule` in the 422: the URL rules of redirect and logout URLs (scheme, host,
 wildcards, by app type and environment), `pkce_required` and `web_only` (spa and native apps
-always use PKCE and have no management API access), `ttl_exceeds_idle_timeout` (an app's
-access-token lifetime is shorter than the environment's session idle timeout),
-`password_too_short` (the environment's minimum), `unknown_role` and `role_cycle` (roles named
-must exist; `extends` makes no circle).
+always use PKCE and have neither management API access nor `introspect_all_tokens`),
+`ttl_exceeds_idle_timeout` (an app's access-token lifetime is shorter than the environment's
+session idle timeout), `password_too_short` (the environment's minimum), `unknown_role` and
+`role_cycle` (roles named must exist; `extends` makes no circle), and `domain` (an organization
+domain is a full, valid domain name that is not a public suffix, such as `com` or `co.uk`).
 
 **Errors** are `{"code", "message", "details": [{"field", "rule", "message"}]}`: 400 malformed
 JSON, 401 no or bad token, 403 missing scope or access, 404, 409 duplicates and limits, 413 a
