@@ -5,10 +5,16 @@ role and permission names, emails, and integers written as ``5.0``."""
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import pytest
 from api_helpers import Api
+from pydantic import BaseModel, Field, ValidationError
+
+from ostiary.web.api.models import EMAIL_PATTERN, NOT_BLANK_PATTERN
+
+PY_WHITESPACE = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
 
 
 async def _document(api: Api) -> dict[str, Any]:
@@ -127,3 +133,27 @@ async def test_a_fractional_delay_is_still_refused(api: Api) -> None:
     """0.5 seconds is not an integer: 422, as before."""
     response = await api.post("/keys/rotate", json={"delay": 0.5})
     assert (422, "delay") == (response.status_code, response.json()["details"][0]["field"])
+
+
+@pytest.mark.parametrize("pattern", [EMAIL_PATTERN, NOT_BLANK_PATTERN], ids=["email", "not-blank"])
+def test_patterns_mean_the_same_to_every_regex_engine(pattern: str) -> None:
+    """The document's text patterns give the same answer under Python's `re` (the services)
+    and the Rust engine pydantic and schema tools use, for every whitespace character of
+    either: their `\\s` differ (U+001C-U+001F), so a client generating valid data from the
+    document was refused."""
+
+    class Probe(BaseModel):
+        value: str = Field(pattern=pattern)
+
+    samples = [f"a{c}b@example.com" for c in (*PY_WHITESPACE, "\ufeff")]
+    samples += [f"a@exa{c}mple.com" for c in (*PY_WHITESPACE, "\ufeff")] + list(PY_WHITESPACE)
+    disagreements = []
+    for sample in samples:
+        try:
+            Probe(value=sample)
+            rust = True
+        except ValidationError:
+            rust = False
+        if rust != bool(re.fullmatch(pattern, sample)):
+            disagreements.append(sample)
+    assert [] == disagreements

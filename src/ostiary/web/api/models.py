@@ -27,10 +27,19 @@ __all__ = [
     "unique_items",
 ]
 
-# The patterns are written for both Python's `re` and ECMAScript; `\s` is Python's whitespace
-# (what str.strip() removes). The services check the same rules on the stripped text.
-NOT_BLANK_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
-EMAIL_PATTERN = r"^\s*[^@\s\u0000]{1,64}@[^@\s\u0000]+\.[^@\s.\u0000]{2,}\s*$"
+# The patterns are written for Python's `re`, ECMAScript and the Rust regex engine pydantic
+# uses. Their `\s` differ (Python's includes U+001C-U+001F, ECMAScript's U+FEFF), so
+# whitespace is spelled out as Python's, which is what str.strip() removes and what the
+# services' own checks use on the stripped text.
+WHITESPACE = (
+    r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f"
+    r"\u205f\u3000"
+)
+NOT_BLANK_PATTERN = rf"^[^\u0000]*[^{WHITESPACE}\u0000][^\u0000]*$"
+EMAIL_PATTERN = (
+    rf"^[{WHITESPACE}]*[^@{WHITESPACE}\u0000]{{1,64}}@[^@{WHITESPACE}\u0000]+"
+    rf"\.[^@{WHITESPACE}.\u0000]{{2,}}[{WHITESPACE}]*$"
+)
 
 
 def _has_nul(value: Any) -> bool:
