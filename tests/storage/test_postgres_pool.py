@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from ostiary.storage import db
+from ostiary.storage.connection_loss import DatabaseUnavailable
 from ostiary.storage.prepared import Prepared
 
 pytestmark = pytest.mark.postgres
@@ -54,12 +55,14 @@ async def test_waiting_requests_get_connections_in_the_order_they_asked(postgres
 async def test_a_wait_longer_than_the_limit_is_an_error_naming_the_pool_size(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A request that waits past the limit for a free connection gets DatabaseUnavailable (a
+    503 with Retry-After), never a 500; the message names the pool size."""
     monkeypatch.setattr(db, "POOL_WAIT_S", 0.2)
     engine = db.create_engine(postgres_url, pool_size=1)
     try:
         async with engine.connect() as held:
             await held.execute(sa.text("SELECT 1"))
-            with pytest.raises(sa.exc.TimeoutError, match="OSTIARY_DB_POOL_SIZE=1"):
+            with pytest.raises(DatabaseUnavailable, match="OSTIARY_DB_POOL_SIZE=1"):
                 async with engine.begin():
                     pass
         async with engine.begin() as conn:  # the place is free again once released

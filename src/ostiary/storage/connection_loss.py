@@ -32,6 +32,7 @@ from sqlalchemy.sql.base import Executable
 __all__ = [
     "ConnectionLost",
     "DatabaseUnavailable",
+    "PoolExhausted",
     "ReadingConnection",
     "lost",
     "open_connection",
@@ -53,6 +54,11 @@ class DatabaseUnavailable(Exception):
 
 class ConnectionLost(DatabaseUnavailable):
     """A connection broke while it was in use."""
+
+
+class PoolExhausted(DatabaseUnavailable):
+    """Every connection of the pool stayed busy for the whole wait: the server is too busy
+    now, and nothing was done (answered 503 with Retry-After, like a database out of reach)."""
 
 
 def lost(err: BaseException) -> bool:

@@ -20,6 +20,7 @@ from ostiary.storage.changes import ChangeFeed, Changes
 from ostiary.storage.connection_loss import (
     ConnectionLost,
     DatabaseUnavailable,
+    PoolExhausted,
     ReadingConnection,
     lost,
     open_connection,
@@ -179,7 +180,7 @@ class PostgresEngine(AsyncEngine):
                 async with asyncio.timeout(POOL_WAIT_S):
                     await turns.acquire()
             except TimeoutError:
-                raise sa.exc.TimeoutError(
+                raise PoolExhausted(
                     f"no database connection free after {POOL_WAIT_S} s "
                     f"(OSTIARY_DB_POOL_SIZE={self._places})"
                 ) from None
