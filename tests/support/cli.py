@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["FAST_ARGON2", "OSTIARY", "SAFETY_TIMEOUT", "cli"]
+__all__ = ["DATABASE_LINE", "FAST_ARGON2", "OSTIARY", "SAFETY_TIMEOUT", "cli", "error_lines"]
 
 OSTIARY = shutil.which("ostiary", path=os.path.dirname(sys.executable))
 FAST_ARGON2 = {
@@ -17,6 +17,12 @@ FAST_ARGON2 = {
     "OSTIARY_ARGON2_PARALLELISM": "1",
 }
 SAFETY_TIMEOUT = 60  # seconds; only so a hung command cannot hang the suite
+DATABASE_LINE = "ostiary: using the database "  # what data commands print first on stderr
+
+
+def error_lines(stderr: str) -> list[str]:
+    """What a CLI command printed on stderr, less the line naming its database."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith(DATABASE_LINE)]
 
 
 def cli(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.cli import FAST_ARGON2, OSTIARY, SAFETY_TIMEOUT, cli
+from tests.support.cli import DATABASE_LINE, FAST_ARGON2, OSTIARY, SAFETY_TIMEOUT, cli, error_lines
 
 PRODUCTION = {
     "OSTIARY_ENVIRONMENT": "production",
@@ -37,17 +37,13 @@ def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
-DATABASE_LINE = "ostiary: using the database "
-
-
 def refused(result: subprocess.CompletedProcess[str]) -> str:
     """The one-line error of a command that must fail (after the line naming the database);
     it printed nothing on stdout."""
     assert 0 != result.returncode, result.stdout
     assert "" == result.stdout
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    return "\n".join(line for line in lines if not line.startswith(DATABASE_LINE))
+    return "\n".join(error_lines(result.stderr))
 
 
 def row_counts(data_dir: Path) -> dict[str, int]:

@@ -449,14 +449,6 @@ async def run_cli(settings: Settings, *args: str) -> CliResult:
     return await asyncio.to_thread(_main, cli_env(settings), args)
 
 
-DATABASE_LINE = "ostiary: using the database "
-
-
-def error_lines(stderr: str) -> list[str]:
-    """What a CLI command printed on stderr, less the line naming its database."""
-    return [line for line in stderr.strip().splitlines() if not line.startswith(DATABASE_LINE)]
-
-
 async def cli_json(settings: Settings, *args: str) -> Any:
     done = await run_cli(settings, *args, "--json")
     assert 0 == done.returncode, done.stderr

@@ -15,9 +15,9 @@ from logout_helpers import (
     RegisteredApp,
     Tokens,
     cli_json,
-    error_lines,
     run_cli,
 )
+from tests.support.cli import error_lines
 
 from ostiary.domain.sessions import DeliveryStatus, SessionStatus
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from logout_helpers import Harness, Receiver, cli_json, error_lines, run_cli
+from logout_helpers import Harness, Receiver, cli_json, run_cli
+from tests.support.cli import error_lines
 
 from ostiary.bootstrap import build_services, prepare
 from ostiary.config import Settings

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.cli import cli
+from tests.support.cli import cli, error_lines
 from tests.support.dns import TxtServer, txt_server
 
 PRODUCTION = {
@@ -40,7 +40,8 @@ def error_of(result: subprocess.CompletedProcess[str]) -> str:
     """The error line of a refused command (after the line naming the database)."""
     assert 0 != result.returncode, result.stdout
     assert "Traceback" not in result.stderr
-    return result.stderr.strip().splitlines()[-1]
+    [line] = error_lines(result.stderr)
+    return line
 
 
 def test_a_domain_is_verified_once_its_txt_record_is_published(
